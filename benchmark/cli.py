@@ -1,0 +1,146 @@
+"""The `xrec-bench` command line: argument parsing and printing; every command is a library call."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from benchmark.errors import UserError
+
+
+class UserErrorsExit2(click.Group):
+    """Errors a user can cause end in one sentence on stderr and exit code 2, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=UserErrorsExit2)
+@click.version_option(package_name="xrec-bench")
+def main() -> None:
+    """Benchmark for LLM-based explainable recommendation: train, explain, score, publish."""
+
+
+@main.command("list")
+@click.argument("kind", type=click.Choice(["methods", "datasets", "metrics"]))
+def list_plugins(kind: str) -> None:
+    """List the registered methods, datasets or metrics with a one-line description each."""
+    from benchmark import registry
+
+    entries = getattr(registry, kind).entries()
+    width = max(len(e.name) for e in entries)
+    for entry in entries:
+        click.echo(f"{entry.name:<{width}}  {entry.summary}")
+
+
+@main.group()
+def data() -> None:
+    """Fetch datasets and show their cards."""
+
+
+@data.command("fetch")
+@click.argument("name")
+@click.option("--source", help="A directory or URL holding <dataset>/<file> (default: $XREC_BENCH_MIRROR, else upstream).")
+def data_fetch(name: str, source: str | None) -> None:
+    """Copy or download a dataset's files into the data root, verifying each sha256."""
+    from benchmark.data.fetch import data_root, fetch_dataset
+
+    release = name.split("-mini")[0]
+    for file, status in fetch_dataset(release, source).items():
+        click.echo(f"{release}/{file}: {status}")
+    click.echo(str(data_root() / release))
+
+
+@data.command("info")
+@click.argument("name")
+def data_info(name: str) -> None:
+    """Print a dataset's card: sizes, users, items, coverage, overlap with the graph, checksums."""
+    from benchmark.data import load_dataset
+
+    splits = load_dataset(name, need_train=not name in ("amazon", "google", "yelp"), need_released=True)
+    click.echo(json.dumps(splits.card, indent=2, ensure_ascii=False))
+
+
+def _metric_names(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
+@main.command("run")
+@click.option("--method", required=True, help="A registered method (see `xrec-bench list methods`).")
+@click.option("--dataset", required=True, help="A registered dataset (see `xrec-bench list datasets`).")
+@click.option("--profile", default="cpu", show_default=True, help="cpu (offline default) or paper (published setting).")
+@click.option("--metrics", "metric_names", help="Comma-separated metric families (default: all).")
+@click.option("--seed", type=int)
+@click.option("--limit", type=int, help="Use at most N records of each split (quick runs).")
+@click.option("--config", "user_file", type=click.Path(), help="A YAML file of config overrides.")
+@click.option("--set", "assignments", multiple=True, help="key=value override, e.g. method.lr=1e-4 (repeatable).")
+@click.option("--output-dir", default="runs", show_default=True, type=click.Path())
+@click.option("--shard", help="i/N: explain only the i-th of N parts of the test set (merged by sample id).")
+@click.option("--overwrite", is_flag=True, help="Discard an earlier run with the same config instead of resuming it.")
+def run_command(method, dataset, profile, metric_names, seed, limit, user_file, assignments, output_dir,
+                shard, overwrite) -> None:
+    """Fit a method, explain the test set, score it and write the result files."""
+    from benchmark import config as run_config
+    from benchmark.runner import parse_shard, run
+
+    resolved = run_config.resolve(method=method, dataset=dataset, profile=profile, seed=seed, limit=limit,
+                                  metric_names=_metric_names(metric_names), user_file=user_file,
+                                  assignments=list(assignments))
+    path = run(resolved, Path(output_dir), shard=parse_shard(shard), overwrite=overwrite,
+               log=lambda line: click.echo(line, err=True))
+    _summarise(path)
+    click.echo(str(path))
+
+
+@main.command("score")
+@click.option("--predictions", required=True, type=click.Path(), help=".jsonl, .txt (one per line) or .pkl (list of str).")
+@click.option("--references", type=click.Path(), help="References in the same formats, same order.")
+@click.option("--dataset", help="Score against this dataset's test references instead.")
+@click.option("--profile", default="cpu", show_default=True)
+@click.option("--metrics", "metric_names", help="Comma-separated metric families (default: all).")
+@click.option("--set", "assignments", multiple=True)
+@click.option("--output-dir", default="runs", show_default=True, type=click.Path())
+def score_command(predictions, references, dataset, profile, metric_names, assignments, output_dir) -> None:
+    """Score a predictions file the way `run` does and write the same files."""
+    from benchmark.score_files import score_file
+
+    path = score_file(predictions=predictions, references=references, dataset=dataset, profile=profile,
+                      metric_names=_metric_names(metric_names), assignments=list(assignments),
+                      output_dir=Path(output_dir))
+    _summarise(path)
+    click.echo(str(path))
+
+
+@main.command("leaderboard")
+@click.option("--results", default="runs", show_default=True, type=click.Path())
+@click.option("--out", default="leaderboards", show_default=True, type=click.Path())
+def leaderboard_command(results: str, out: str) -> None:
+    """Rebuild the leaderboard tables (Markdown, CSV, LaTeX, HTML) from result files alone."""
+    from benchmark.leaderboard import build_leaderboard
+
+    for path in build_leaderboard(Path(results), Path(out)):
+        click.echo(str(path))
+
+
+def _summarise(result_path: Path) -> None:
+    """A short table of the metric values on stderr (stdout's last line stays the result path)."""
+    if result_path.name != "result.json":
+        return
+    result = json.loads(result_path.read_text(encoding="utf-8"))
+    for name, metric in sorted(result["metrics"].items()):
+        if metric["status"] == "ok":
+            std = f" ± {metric['std']:.4f}" if metric.get("std") is not None else ""
+            click.echo(f"  {name:<16} {metric['value']:.4f}{std}  (n={metric['n']})", err=True)
+        else:
+            click.echo(f"  {name:<16} skipped: {metric['reason']}", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Result files: atomic writes, the result.json record, samples.jsonl, and the environment stamp."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
+
+from benchmark.plugin import MetricResult
+
+SCHEMA_VERSION = 1
+RECORDED_PACKAGES = ("xrec-bench", "torch", "transformers", "torch-geometric", "bert-score", "peft",
+                     "accelerate", "numpy", "pandas", "bleurt-pytorch")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def atomic_write_json(path: Path, payload: Any) -> None:
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+
+
+def metric_payload(family: str, result: MetricResult) -> dict[str, Any]:
+    payload = asdict(result)
+    payload.pop("per_sample")
+    payload["metric"] = family
+    return payload
+
+
+def write_samples(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows))
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _git_commit() -> str | None:
+    source = Path(__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def environment(device: str) -> dict[str, Any]:
+    packages = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    threads = None
+    import sys
+
+    if "torch" in sys.modules:
+        threads = sys.modules["torch"].get_num_threads()
+    return {"python": platform.python_version(), "platform": platform.platform(), "packages": packages,
+            "git_commit": _git_commit(), "device": device, "threads": threads, "cpu_count": os.cpu_count()}

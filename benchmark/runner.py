@@ -1,0 +1,254 @@
+"""The runner: the only place that knows the order load → fit → explain → score → write.
+
+A run lives in ``<output-dir>/<dataset>/<method>/<run-id>/``. It resumes from what it finished:
+the fitted model (``model/``), the predictions written so far (``predictions/*.jsonl``, one file
+per shard, appended chunk by chunk), and it writes ``samples.jsonl`` then ``result.json`` last,
+atomically, so a leaderboard never reads half a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from benchmark import config as run_config
+from benchmark.errors import MetricUnavailable, UserError
+from benchmark.plugin import Method, MetricResult, RunContext
+from benchmark.records import DatasetSplits, Record
+from benchmark.registry import datasets, methods, metrics
+from benchmark.results import (SCHEMA_VERSION, atomic_write_json, atomic_write_text, environment,
+                               metric_payload, read_result, write_samples)
+from benchmark.stages import StageLog
+
+
+def progress_factory(enabled: bool) -> Callable[..., Iterable]:
+    """tqdm progress bars on a terminal; none when output is not a terminal or in CI."""
+    show = enabled and sys.stderr.isatty() and not os.environ.get("CI")
+
+    def progress(iterable: Iterable, **kwargs: Any) -> Iterable:
+        if not show:
+            return iterable
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, dynamic_ncols=True, leave=False, **kwargs)
+
+    return progress
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:
+        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard expects i/N with whole numbers (for example 2/4), got {text!r}.") from None
+    if not 1 <= index <= count:
+        raise UserError(f"--shard {text}: i must be between 1 and N.")
+    return index, count
+
+
+def cache_dir() -> Path:
+    from benchmark.models import cache_root
+
+    return cache_root()
+
+
+def limited(splits: DatasetSplits, limit: int | None) -> DatasetSplits:
+    if not limit:
+        return splits
+    splits.train, splits.valid, splits.test = splits.train[:limit], splits.valid[:limit], splits.test[:limit]
+    if splits.released is not None:
+        splits.released = splits.released[:limit]
+    return splits
+
+
+def test_records(splits: DatasetSplits, method_cls: type[Method]) -> list[Record]:
+    if method_cls.test_split == "released":
+        if splits.released is None:
+            raise UserError(f"Dataset {splits.name} has no released predictions for {method_cls.name}.")
+        return splits.released
+    return splits.test
+
+
+def read_predictions(directory: Path) -> dict[str, str]:
+    """Every prediction written so far by any shard (later lines win; a torn last line is ignored)."""
+    found: dict[str, str] = {}
+    for path in sorted(directory.glob("*.jsonl")) if directory.is_dir() else []:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            found[row["sample_id"]] = row["prediction"]
+    return found
+
+
+def score_all(config: dict[str, Any], predictions: Sequence[str], references: Sequence[str],
+              ctx: RunContext, stages: StageLog) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]]]:
+    """Run every configured metric; a metric that cannot run here is recorded as skipped."""
+    payloads: dict[str, dict[str, Any]] = {}
+    per_sample: dict[str, list[float]] = {}
+    for family in config["metrics"]["names"]:
+        metric_cls = metrics.get(family)
+        metric_config = config["metrics"].get(family, {})
+        with stages.stage(f"score:{family}"):
+            try:
+                results = metric_cls(metric_config).score(list(predictions), list(references), ctx)
+            except MetricUnavailable as reason:
+                results = {name: MetricResult.skipped(
+                    str(reason), metric_config, higher_is_better=metric_cls.higher_is_better.get(name, True),
+                    level=metric_cls.level) for name in metric_cls.value_names}
+        for name, result in results.items():
+            payloads[name] = metric_payload(family, result)
+            if result.per_sample is not None:
+                per_sample[name] = list(result.per_sample)
+    return payloads, per_sample
+
+
+def write_run(run_dir: Path, config: dict[str, Any], records: Sequence[Record], predictions: Sequence[str],
+              metric_payloads: dict[str, dict[str, Any]], per_sample: dict[str, list[float]], *,
+              dataset_info: dict[str, Any], method_info: dict[str, Any], training: dict[str, Any] | None,
+              stages: StageLog, device: str) -> Path:
+    """Write samples.jsonl, then result.json (last, so its presence means the run is complete)."""
+    rows = []
+    for index, (record, prediction) in enumerate(zip(records, predictions)):
+        rows.append({"sample_id": record.sample_id, "uid": record.uid, "iid": record.iid,
+                     "reference": record.explanation, "prediction": prediction,
+                     "scores": {name: values[index] for name, values in sorted(per_sample.items())}})
+    write_samples(run_dir / "samples.jsonl", rows)
+    result = {
+        "schema_version": SCHEMA_VERSION, "run_id": run_dir.name, "complete": True,
+        "profile": config["profile"], "seed": config["seed"], "method": method_info,
+        "dataset": dataset_info, "metrics": metric_payloads, "training": training,
+        "environment": environment(device), "timings_s": stages.timings_s,
+        "peak_memory_mb": stages.peak_memory_mb,
+        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    path = run_dir / "result.json"
+    atomic_write_json(path, result)
+    return path
+
+
+def fit_or_resume(method: Method, splits: DatasetSplits, ctx: RunContext, run_dir: Path,
+                  stages: StageLog) -> dict[str, Any] | None:
+    """Fit once; a later run (or another shard) loads the saved model instead of training again."""
+    if not type(method).needs_training:
+        with stages.stage("fit"):
+            return method.fit(splits, ctx)
+    model_dir = run_dir / "model"
+    if (model_dir / "training.json").is_file():
+        with stages.stage("load_model"):
+            method.load(model_dir)
+        return json.loads((model_dir / "training.json").read_text(encoding="utf-8"))
+    with stages.stage("fit"):
+        report = method.fit(splits, ctx)
+    staging = run_dir / "model.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    with stages.stage("save_model"):
+        method.save(staging)
+    atomic_write_json(staging / "training.json", report)
+    shutil.rmtree(model_dir, ignore_errors=True)
+    staging.rename(model_dir)
+    return report
+
+
+def explain_missing(method: Method, records: Sequence[Record], done: dict[str, str], ctx: RunContext,
+                    shard_file: Path, chunk_size: int) -> None:
+    """Explain the records that have no prediction yet, appending each finished chunk to disk."""
+    todo = [r for r in records if r.sample_id not in done]
+    shard_file.parent.mkdir(parents=True, exist_ok=True)
+    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    with open(shard_file, "a", encoding="utf-8") as out:
+        for chunk in ctx.progress(chunks, total=len(chunks), desc=f"explain ({len(todo)} records)"):
+            outputs = method.explain([r.without_reference() for r in chunk], ctx)
+            if len(outputs) != len(chunk) or not all(isinstance(o, str) for o in outputs):
+                raise RuntimeError(f"{type(method).__name__}.explain returned {len(outputs)} items for "
+                                   f"{len(chunk)} records (must be one str per record)")
+            for record, output in zip(chunk, outputs):
+                out.write(json.dumps({"sample_id": record.sample_id, "prediction": output}, ensure_ascii=False) + "\n")
+                done[record.sample_id] = output
+            out.flush()
+            os.fsync(out.fileno())
+
+
+def run(config: dict[str, Any], output_dir: Path, *, shard: tuple[int, int] | None = None,
+        overwrite: bool = False, show_progress: bool = True, log: Callable[[str], None] = print) -> Path:
+    """Run one (method, dataset, config) cell; return the path of result.json (or of the shard's file)."""
+    method_cls = methods.get(config["method"]["name"])
+    dataset_name = config["dataset"]
+    datasets.get(dataset_name)  # unknown names fail before anything is written
+    run_dir = Path(output_dir) / dataset_name / method_cls.name / run_config.run_id(config)
+    result_path = run_dir / "result.json"
+    if result_path.is_file() and not overwrite and read_result(result_path).get("complete"):
+        log(f"already complete: {result_path}")
+        return result_path
+    stages = StageLog()
+    with stages.stage("load"):
+        splits = limited(
+            datasets.get(dataset_name).load(need_train=method_cls.needs_training,
+                                            need_released=method_cls.test_split == "released"),
+            config.get("limit"))
+    records = test_records(splits, method_cls)
+    if not records:
+        raise UserError(f"Dataset {dataset_name} has no test records to explain.")
+    if overwrite:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", run_config.dump(config))
+    device = config["runtime"].get("device", "cpu")
+    threads = config["runtime"].get("threads")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    seed_everything(int(config["seed"]))
+    ctx = RunContext(device=device, seed=int(config["seed"]), config=config, scratch_dir=run_dir / "scratch",
+                     cache_dir=cache_dir(), progress=progress_factory(show_progress), shard=shard)
+    ctx.scratch_dir.mkdir(exist_ok=True)
+
+    method = method_cls(config["method"])
+    training = fit_or_resume(method, splits, ctx, run_dir, stages)
+    shard_records = records if shard is None else [r for i, r in enumerate(records) if i % shard[1] == shard[0] - 1]
+    predictions_dir = run_dir / "predictions"
+    done = read_predictions(predictions_dir)
+    shard_name = "all" if shard is None else f"shard-{shard[0]}-of-{shard[1]}"
+    with stages.stage("explain"):
+        explain_missing(method, shard_records, done, ctx, predictions_dir / f"{shard_name}.jsonl",
+                        int(config["runtime"].get("explain_chunk", 64)))
+    missing = [r.sample_id for r in records if r.sample_id not in done]
+    if missing:
+        log(f"shard {shard[0]}/{shard[1]} done; {len(missing)} test records await other shards in {run_dir}")
+        return predictions_dir / f"{shard_name}.jsonl"
+
+    predictions = [done[r.sample_id] for r in records]
+    references = [r.explanation or "" for r in records]
+    metric_payloads, per_sample = score_all(config, predictions, references, ctx, stages)
+    dataset_info = {"name": dataset_name, "splits": {"train": len(splits.train), "valid": len(splits.valid),
+                                                     "test": len(splits.test)},
+                    "test_split": method_cls.test_split, "n_scored": len(records),
+                    "checksums": splits.card.get("checksums", {}), "card_note": splits.card.get("note")}
+    if splits.released is not None:
+        dataset_info["released_predictions"] = splits.card.get("released_predictions")
+    method_info = {"name": method_cls.name, "version": method_cls.version, "config": config["method"]}
+    return write_run(run_dir, config, records, predictions, metric_payloads, per_sample,
+                     dataset_info=dataset_info, method_info=method_info, training=training,
+                     stages=stages, device=device)
