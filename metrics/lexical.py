@@ -1,0 +1,163 @@
+"""The classic word-overlap metrics of the PETER/PEPLER line: BLEU-1/4, ROUGE-1/2/L, distinct-1/2, length.
+
+Definitions follow baselines.md §6 (the TF-NMT ``bleu.py`` / ``rouge.py`` that every lileipisces
+repository ships), on text lowercased and tokenised with PEPLER's evaluation regex:
+
+- ``bleu1`` / ``bleu4``: corpus BLEU, one reference per hypothesis, clipped n-gram counts,
+  p_n = matches / Σ max(0, len(hyp) − n + 1), uniform geometric mean of p_1..p_N (N = 1 or 4), no
+  smoothing (any p_n = 0 gives 0), brevity penalty exp(1 − r/c) when c ≤ r; ×100. Computed by
+  sacrebleu, whose corpus BLEU with ``tokenize="none"`` and ``smooth_method="none"`` is exactly this
+  definition (and returns 0 instead of dividing by zero when every hypothesis is empty).
+- ``rouge{1,2}_{p,r,f}``: per pair, over SETS of unique n-grams: P = |overlap| / |hyp n-grams| (0 if
+  none), R = |overlap| / |ref n-grams| (0 if none), F = 2PR / (P + R + 1e-8); averaged; ×100.
+- ``rougeL_{p,r,f}``: per pair, LCS length ℓ over tokens, R = ℓ/m, P = ℓ/n, β = P / (R + 1e-12),
+  F = (1 + β²)RP / (R + β²P + 1e-12); averaged; ×100. An empty text counts as one empty token, as in
+  TF-NMT's ``split(" ")``, so nothing divides by zero.
+- ``distinct1`` / ``distinct2``: distinct n-grams / all n-grams over all predictions (ratio, not ×100).
+- ``mean_length``: mean number of whitespace words of the raw predictions (the unit of the published
+  XRec lengths 51.5 / 40.7 / 29.4), std over samples.
+
+ROUGE is written here because rouge-score counts n-grams with multiplicity (not sets), applies its
+own tokeniser, and uses β = 1 for ROUGE-L; nltk's corpus_bleu is not used because it counts a
+hypothesis shorter than n as one possible n-gram (max(1, ·)) and replaces a zero p_n by a tiny float.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from benchmark.errors import UserError
+from benchmark.plugin import Metric, MetricResult, RunContext
+from benchmark.registry import metrics
+
+TOKENIZER = "pepler-eval-regex"
+SCALE = 100.0
+
+# PEPLER's evaluation regex (baselines.md §5.1), applied in this order: clitics, brackets, punctuation runs.
+_PEPLER_RULES = tuple((re.compile(pattern), replacement) for pattern, replacement in (
+    (r"'s", " 's"), (r"'m", " 'm"), (r"'ve", " 've"), (r"n't", " n't"), (r"'re", " 're"),
+    (r"'d", " 'd"), (r"'ll", " 'll"), (r"\(", " ( "), (r"\)", " ) "), (r",+", " , "),
+    (r":+", " , "), (r";+", " . "), (r"\.+", " . "), (r"!+", " ! "), (r"\?+", " ? "),
+))
+
+
+def pepler_tokenize(text: str, lowercase: bool = True) -> list[str]:
+    """Lowercase, split off punctuation and English clitics as PEPLER's evaluation does, split on spaces."""
+    if lowercase:
+        text = text.lower()
+    for pattern, replacement in _PEPLER_RULES:
+        text = pattern.sub(replacement, text)
+    return text.split()
+
+
+def corpus_bleu(hypotheses: Sequence[list[str]], references: Sequence[list[str]], max_order: int) -> float:
+    """TF-NMT corpus BLEU ×100 (single reference, no smoothing) of token lists, through sacrebleu."""
+    from sacrebleu.metrics import BLEU
+
+    bleu = BLEU(tokenize="none", smooth_method="none", max_ngram_order=max_order, force=True)
+    return bleu.corpus_score([" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]]).score
+
+
+def _ngram_set(words: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def rouge_n(hypothesis: list[str], reference: list[str], n: int) -> tuple[float, float, float]:
+    """TF-NMT ROUGE-N (P, R, F) of one pair over sets of unique n-grams, as fractions."""
+    hyp, ref = _ngram_set(hypothesis, n), _ngram_set(reference, n)
+    overlap = len(hyp & ref)
+    precision = overlap / len(hyp) if hyp else 0.0
+    recall = overlap / len(ref) if ref else 0.0
+    return precision, recall, 2.0 * ((precision * recall) / (precision + recall + 1e-8))
+
+
+def lcs_length(a: list[str], b: list[str]) -> int:
+    """Length of the longest common subsequence, bit-parallel (Hyyrö 2004): O(len(a)·len(b)/word)."""
+    match_masks: dict[str, int] = {}
+    for position, token in enumerate(b):
+        match_masks[token] = match_masks.get(token, 0) | (1 << position)
+    full = (1 << len(b)) - 1
+    row = full
+    for token in a:
+        matched = row & match_masks.get(token, 0)
+        row = ((row + matched) | (row - matched)) & full
+    return len(b) - row.bit_count()
+
+
+def rouge_l(hypothesis: list[str], reference: list[str]) -> tuple[float, float, float]:
+    """TF-NMT sentence-level ROUGE-L (P, R, F) with β = P / R, as fractions."""
+    lcs = lcs_length(hypothesis, reference)
+    recall = lcs / len(reference)
+    precision = lcs / len(hypothesis)
+    beta = precision / (recall + 1e-12)
+    numerator = (1 + beta ** 2) * recall * precision
+    denominator = recall + (beta ** 2) * precision
+    return precision, recall, numerator / (denominator + 1e-12)
+
+
+def distinct_n(hypotheses: Sequence[list[str]], n: int) -> tuple[int, int]:
+    """(distinct n-grams, all n-grams) over every hypothesis of the corpus."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for words in hypotheses:
+        counts.update(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+    return len(counts), sum(counts.values())
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    return mean, (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+
+
+ROUGE_VALUES = tuple(f"rouge{kind}_{part}" for kind in ("1", "2", "L") for part in ("p", "r", "f"))
+
+
+@metrics.register("lexical", summary="BLEU-1/4, ROUGE-1/2/L P/R/F (PETER/PEPLER definitions), distinct-1/2, "
+                                     "mean length")
+class LexicalOverlap(Metric):
+    """Word-overlap metrics of the PETER/PEPLER line on lowercased, PEPLER-tokenised text."""
+
+    level = "sample"
+    value_names = ("bleu1", "bleu4", *ROUGE_VALUES, "distinct1", "distinct2", "mean_length")
+    higher_is_better: ClassVar[dict[str, bool | None]] = {"mean_length": None}
+    defaults: ClassVar[dict[str, Any]] = {"lowercase": True}
+
+    def score(self, predictions: Sequence[str], references: Sequence[str],
+              ctx: RunContext) -> dict[str, MetricResult]:
+        if len(predictions) != len(references):
+            raise UserError(f"{len(predictions)} predictions but {len(references)} references; "
+                            f"give one reference per prediction.")
+        if not predictions:
+            raise UserError("The lexical metrics need at least one prediction; the predictions are empty.")
+        lowercase = bool(self.config.get("lowercase", True))
+        config = {"tokenizer": TOKENIZER, "lowercase": lowercase, "scale": SCALE}
+        hyps = [pepler_tokenize(text, lowercase) for text in predictions]
+        refs = [pepler_tokenize(text, lowercase) for text in references]
+        n = len(hyps)
+
+        def corpus(value: float | None, value_config: dict, higher: bool | None = True) -> MetricResult:
+            return MetricResult(value, None, n, None, value_config, higher, "corpus")
+
+        def sample(values: list[float], value_config: dict, higher: bool | None = True) -> MetricResult:
+            mean, std = _mean_std(values)
+            return MetricResult(mean, std, n, values, value_config, higher, "sample")
+
+        results = {f"bleu{order}": corpus(corpus_bleu(hyps, refs, order), dict(config)) for order in (1, 4)}
+        # TF-NMT splits the joined text on " ", so an empty text is one empty token.
+        pairs = [(h or [""], r or [""]) for h, r in zip(hyps, refs)]
+        per_pair = [(*rouge_n(h, r, 1), *rouge_n(h, r, 2), *rouge_l(h, r)) for h, r in pairs]
+        for column, name in enumerate(ROUGE_VALUES):
+            results[name] = sample([SCALE * row[column] for row in per_pair], dict(config))
+
+        distinct_config = {"tokenizer": TOKENIZER, "lowercase": lowercase}
+        for order in (1, 2):
+            unique, total = distinct_n(hyps, order)
+            name = f"distinct{order}"
+            results[name] = (corpus(unique / total, dict(distinct_config)) if total else MetricResult.skipped(
+                f"the predictions contain no {order}-grams, so distinct-{order} is undefined",
+                dict(distinct_config), level="corpus"))
+        results["mean_length"] = sample([float(len(text.split())) for text in predictions],
+                                        {"unit": "whitespace words"}, higher=None)
+        return results
