@@ -1,0 +1,27 @@
+"""Test-wide setup: the data come from the shared mirror beside the checkout, as in CI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MIRROR = REPO.parent / "shared" / "xrec-data"
+os.environ.setdefault("XREC_BENCH_MIRROR", str(MIRROR))
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    if not (Path(os.environ["XREC_BENCH_MIRROR"]) / "yelp" / "tst.pkl").is_file():
+        pytest.fail(f"the XRec data mirror is missing at {os.environ['XREC_BENCH_MIRROR']}")
+    return Path(os.environ["XREC_BENCH_MIRROR"])
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `xrec-bench` as a user would, in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "benchmark.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd or REPO, timeout=1800)

@@ -1,0 +1,88 @@
+"""The runner in-process: resume after an interruption, shards merged by sample id."""
+
+import json
+
+import pytest
+
+from benchmark import config as run_config
+from benchmark.plugin import Method
+from benchmark.registry import methods
+from benchmark.runner import read_predictions, run
+
+
+class Interrupted(Exception):
+    pass
+
+
+class CountingEcho(Method):
+    """Explains with the item title; can be told to die after some calls."""
+
+    needs_training = True
+    calls: list[int] = []
+    fail_after: int | None = None
+    fits = 0
+
+    def fit(self, splits, ctx):
+        CountingEcho.fits += 1
+        return {"history": [{"epoch": 1, "train_loss": 1.0, "valid_loss": 1.0}], "stopped_epoch": 1}
+
+    def explain(self, records, ctx):
+        if CountingEcho.fail_after is not None and len(CountingEcho.calls) >= CountingEcho.fail_after:
+            raise Interrupted()
+        CountingEcho.calls.append(len(records))
+        return [f"You would enjoy {r.title} ({r.uid})" for r in records]
+
+    def save(self, directory):
+        (directory / "state.json").write_text("{}")
+
+    def load(self, directory):
+        assert (directory / "state.json").is_file()
+
+
+methods.add("counting-echo", CountingEcho, summary="test double")
+
+
+def make_config(**sets):
+    assignments = [f"{k}={v}" for k, v in sets.items()]
+    return run_config.resolve(method="counting-echo", dataset="yelp-mini", metric_names=["usr"],
+                              limit=100, assignments=["runtime.explain_chunk=16", *assignments])
+
+
+@pytest.fixture(autouse=True)
+def reset():
+    CountingEcho.calls, CountingEcho.fail_after, CountingEcho.fits = [], None, 0
+
+
+def test_an_interrupted_run_resumes_without_repeating_work(tmp_path, mirror):
+    config = make_config()
+    CountingEcho.fail_after = 3
+    with pytest.raises(Interrupted):
+        run(config, tmp_path, log=lambda _: None)
+    run_dir = next((tmp_path / "yelp-mini" / "counting-echo").iterdir())
+    assert not (run_dir / "result.json").exists()
+    assert len(read_predictions(run_dir / "predictions")) == 48
+    CountingEcho.fail_after = None
+    path = run(config, tmp_path, log=lambda _: None)
+    assert CountingEcho.fits == 1  # the saved model was loaded, not refitted
+    assert sum(CountingEcho.calls) == 100  # 48 before the interruption + 52 after, none twice
+    result = json.loads(path.read_text())
+    assert result["metrics"]["usr"]["n"] == 100 and result["training"]["stopped_epoch"] == 1
+
+
+def test_shards_merge_by_sample_id_into_the_unsharded_result(tmp_path, mirror):
+    config = make_config()
+    whole = run(config, tmp_path / "whole", log=lambda _: None)
+    first = run(config, tmp_path / "sharded", shard=(1, 2), log=lambda _: None)
+    assert first.name == "shard-1-of-2.jsonl" and not (first.parent.parent / "result.json").exists()
+    merged = run(config, tmp_path / "sharded", shard=(2, 2), log=lambda _: None)
+    assert merged.name == "result.json"
+    read = lambda p: [json.loads(line) for line in (p.parent / "samples.jsonl").read_text().splitlines()]
+    assert read(merged) == read(whole)
+
+
+def test_run_id_changes_with_any_semantic_setting_but_not_runtime():
+    base = make_config()
+    assert run_config.run_id(base) == run_config.run_id(make_config(**{"runtime.explain_chunk": 8}))
+    assert run_config.run_id(base) != run_config.run_id(make_config(seed=1))
+    assert run_config.run_id(base) != run_config.run_id(make_config(**{"method.anything": 2}))
+    assert run_config.run_id(base).startswith("s0-")
