@@ -103,10 +103,11 @@ def ensure_file(dataset: str, name: str, source: str | None = None) -> Path:
     try:
         _copy_from(source, dataset, name, entry, target)
     except FileNotFoundError as exc:
+        lfs = " (upstream keeps it in Git LFS)" if entry.size is None or entry.size > LFS_SIZE_THRESHOLD else ""
         raise UserError(
             f"{dataset}/{name} is not in the data root {data_root()} and could not be fetched from "
             f"{source} ({exc}); run `xrec-bench data fetch {dataset} --source DIR_OR_URL` with a copy "
-            f"of the XRec release (upstream keeps {name} in Git LFS), or set XREC_BENCH_MIRROR."
+            f"of the XRec release{lfs}, or set XREC_BENCH_MIRROR."
         ) from None
     return target
 
@@ -129,8 +130,8 @@ def fetch_dataset(dataset: str, source: str | None = None, files: list[str] | No
         try:
             ensure_file(dataset, name, source)
             status[name] = "fetched"
-        except UserError as exc:
+        except UserError:
             if name in required or files:
                 raise
-            status[name] = f"unavailable ({str(exc).split(' (')[0]})"
+            status[name] = f"not available from {source or default_source()}"
     return status
