@@ -1,0 +1,47 @@
+"""Leaderboards rebuilt from result files alone: per dataset Markdown, CSV, LaTeX and a self-contained HTML page.
+
+``build_leaderboard(results_dir, out_dir)`` reads every complete ``<dataset>/<method>/<run-id>/result.json``
+under ``results_dir`` (nothing else) and writes ``<dataset>.{md,csv,tex,html}`` and ``index.md`` into
+``out_dir``. The same result files always give byte-identical output: everything is sorted, numbers
+have a fixed format, and nothing records the time of the build.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmark.leaderboard.board import Board, build_board, read_complete_results
+from benchmark.leaderboard.page import to_html
+from benchmark.leaderboard.tables import to_csv, to_latex, to_markdown
+from benchmark.results import atomic_write_text
+
+FORMATS = (("md", to_markdown), ("csv", to_csv), ("tex", to_latex), ("html", to_html))
+
+
+def _index(boards: list[Board]) -> str:
+    lines = ["# xrec-bench leaderboards", "",
+             "Rebuilt from result files by `xrec-bench leaderboard`; do not edit by hand.", "",
+             "| Dataset | Methods | Runs | Tables |", "| :-- | --: | --: | :-- |"]
+    for board in boards:
+        links = " · ".join(f"[{ext}]({board.dataset}.{ext})" for ext, _ in FORMATS)
+        lines.append(f"| {board.dataset} | {len(board.rows)} | {board.run_count} | {links} |")
+    return "\n".join(lines) + "\n"
+
+
+def build_leaderboard(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
+    """Write the leaderboard files for every dataset with complete results; return the paths written.
+
+    Raises ``UserError`` when ``results_dir`` holds no complete result.
+    """
+    out = Path(out_dir)
+    boards = [build_board(dataset, results) for dataset, results in read_complete_results(Path(results_dir)).items()]
+    written = []
+    for board in boards:
+        for extension, render in FORMATS:
+            path = out / f"{board.dataset}.{extension}"
+            atomic_write_text(path, render(board))
+            written.append(path)
+    index = out / "index.md"
+    atomic_write_text(index, _index(boards))
+    written.append(index)
+    return written

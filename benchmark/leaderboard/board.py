@@ -1,0 +1,316 @@
+"""From result files to one board per dataset: rows (method configs), columns (metric configs), cells.
+
+A row is one (method, method config, evaluation setting); the runs of a row that differ only in
+seed are averaged (first within a seed, then across seeds). A column is one (metric value, metric
+config): two runs whose configs for a value differ never share a column. Everything is sorted, so
+the same result files always give the same board.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import UserError
+
+SUPPORTED_SCHEMA = 1
+TAG_LIMIT = 48  # longest distinguishing tag before falling back to a short hash
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # dataset names become file names
+
+
+def config_hash(config: Any) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _flatten(config: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(config, dict):
+        flat: dict[str, str] = {}
+        for key in sorted(config, key=str):
+            flat.update(_flatten(config[key], f"{prefix}{key}."))
+        return flat
+    return {prefix[:-1]: json.dumps(config, sort_keys=True, default=str).strip('"')}
+
+
+def distinguishing_tags(configs: dict[str, Any], *, with_keys: bool) -> dict[str, str]:
+    """A short tag per config (keyed by its hash) naming the keys in which the configs differ."""
+    flat = {key: _flatten(config) for key, config in configs.items()}
+    keys = sorted({name for f in flat.values() for name in f})
+    differing = [name for name in keys if len({f.get(name) for f in flat.values()}) > 1]
+    # One key whose values alone tell the configs apart (the first in sorted order) makes the shortest tag.
+    alone = [name for name in differing if len({f.get(name) for f in flat.values()}) == len(flat)]
+    differing = alone[:1] or differing
+    tags = {}
+    for key, f in flat.items():
+        parts = [(name, f.get(name, "(unset)")) for name in differing]
+        if len(parts) == 1 and not with_keys:
+            tag = parts[0][1]
+        else:
+            tag = ", ".join(f"{name.rsplit('.', 1)[-1]}={value}" for name, value in parts)
+        tags[key] = tag if 0 < len(tag) <= TAG_LIMIT else key
+    if len(set(tags.values())) < len(tags):  # truncation or unset keys made two tags equal
+        tags = {key: f"{tag} {key[:6]}" for key, tag in tags.items()}
+    return tags
+
+
+@dataclass
+class Column:
+    """One metric value under one metric config."""
+
+    family: str
+    value_name: str
+    config: dict[str, Any]
+    config_key: str
+    level: str
+    higher_is_better: bool | None
+    header: str = ""
+    decimals: int = 4
+    integral: bool = True  # every value in the result files is a JSON integer (a count, such as USN)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.family, self.value_name, self.config_key
+
+    @property
+    def arrow(self) -> str:
+        return {True: "↑", False: "↓"}.get(self.higher_is_better, "")  # type: ignore[arg-type]
+
+    def format(self, number: float) -> str:
+        text = f"{number:.{self.decimals}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.00"
+
+
+@dataclass
+class Cell:
+    mean: float | None = None
+    std: float | None = None
+    seeds_ok: int = 0
+    seeds: int = 0
+    reasons: list[str] = field(default_factory=list)
+    note: int | None = None  # footnote number
+    best: bool = False
+
+
+@dataclass
+class Row:
+    method: str
+    key: str  # hash of (method version, method config, evaluation setting)
+    config: dict[str, Any]
+    runs: list[dict[str, Any]]
+    label: str = ""
+    cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return sorted(run["run_id"] for run in self.runs)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({run.get("seed", 0) for run in self.runs})
+
+    @property
+    def n_test(self) -> int | None:
+        dataset = self.runs[0].get("dataset", {})
+        return dataset.get("n_scored", dataset.get("splits", {}).get(dataset.get("test_split", "test")))
+
+    @property
+    def profiles(self) -> list[str]:
+        return sorted({str(run.get("profile")) for run in self.runs})
+
+
+@dataclass
+class Board:
+    dataset: str
+    rows: list[Row]
+    columns: list[Column]
+    notes: list[str]
+
+    @property
+    def families(self) -> list[str]:
+        return sorted({column.family for column in self.columns})
+
+    def columns_of(self, family: str) -> list[Column]:
+        return [column for column in self.columns if column.family == family]
+
+    def rows_of(self, family: str) -> list[Row]:
+        """The rows with at least one value of ``family``."""
+        keys = {column.key for column in self.columns_of(family)}
+        return [row for row in self.rows if keys & row.cells.keys()]
+
+    @property
+    def mixed_test_sets(self) -> str:
+        """A warning when rows were scored on test sets of different sizes (their numbers are not comparable)."""
+        sizes = sorted({row.n_test for row in self.rows if row.n_test is not None})
+        if len(sizes) < 2:
+            return ""
+        return (f"Rows were scored on test sets of different sizes (n = {', '.join(map(str, sizes))}): compare "
+                f"them with care; bold marks the best number, not a like-for-like win.")
+
+    @property
+    def run_count(self) -> int:
+        return sum(len(row.runs) for row in self.rows)
+
+
+def read_complete_results(results_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Complete results under ``results_dir/<dataset>/<method>/<run-id>/result.json``, by dataset name."""
+    by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for path in sorted(Path(results_dir).glob("*/*/*/result.json")):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UserError(f"{path} is not valid JSON; delete that run directory or run it again.") from None
+        if not isinstance(result, dict) or result.get("complete") is not True:
+            continue
+        if result.get("schema_version") != SUPPORTED_SCHEMA:
+            raise UserError(f"{path} has result schema version {result.get('schema_version')!r}, but this "
+                            f"xrec-bench reads version {SUPPORTED_SCHEMA}; upgrade xrec-bench or re-run.")
+        name = str(result.get("dataset", {}).get("name", ""))
+        if not SAFE_NAME.fullmatch(name):
+            raise UserError(f"{path} names its dataset {name!r}, which cannot be a file name; fix or delete it.")
+        by_dataset[name].append(result)
+    if not by_dataset:
+        raise UserError(f"No complete result.json under {results_dir}/<dataset>/<method>/<run-id>/; run "
+                        f"`xrec-bench run` first or pass the folder of your runs with --results.")
+    return dict(sorted(by_dataset.items()))
+
+
+def _row_identity(result: dict[str, Any]) -> dict[str, Any]:
+    method, dataset = result["method"], result["dataset"]
+    setting = {key: dataset.get(key) for key in ("test_split", "splits", "n_scored", "checksums")}
+    return {"method": method.get("config", {}), "version": method.get("version"), "setting": setting}
+
+
+def _mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def build_board(dataset: str, results: list[dict[str, Any]]) -> Board:
+    """Group one dataset's results into rows and columns and aggregate the cells."""
+    rows: dict[tuple[str, str], Row] = {}
+    for result in sorted(results, key=lambda r: (r["method"]["name"], r["run_id"])):
+        identity = _row_identity(result)
+        key = (result["method"]["name"], config_hash(identity))
+        row = rows.setdefault(key, Row(key[0], key[1], identity, []))
+        row.runs.append(result)
+    ordered_rows = sorted(rows.values(), key=lambda row: (row.method, row.key))
+    _label_rows(ordered_rows)
+    ordered_rows.sort(key=lambda row: row.label)
+
+    payloads: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in ordered_rows:
+        for run in row.runs:
+            for value_name, payload in sorted(run.get("metrics", {}).items()):
+                key = (payload.get("metric", value_name), value_name, config_hash(payload.get("config") or {}))
+                payloads[key].append(payload)
+    ordered_columns = [_column(key, payloads[key]) for key in sorted(payloads)]
+    _name_columns(ordered_columns)
+    for row in ordered_rows:
+        for column in ordered_columns:
+            cell = _aggregate(row, column)
+            if cell is not None:
+                row.cells[column.key] = cell
+    for column in ordered_columns:
+        _format_and_mark_best(column, ordered_rows)
+    notes = _number_notes(ordered_rows, ordered_columns)
+    return Board(dataset, ordered_rows, ordered_columns, notes)
+
+
+def _column(key: tuple[str, str, str], payloads: list[dict[str, Any]]) -> Column:
+    """Level and direction come from the first ok result (a skipped one only says what it would be)."""
+    ok = [p for p in payloads if p.get("status") == "ok"]
+    first = (ok or payloads)[0]
+    return Column(key[0], key[1], first.get("config") or {}, key[2], first.get("level", "sample"),
+                  first.get("higher_is_better", True), integral=all(isinstance(p.get("value"), int) for p in ok))
+
+
+def tagged_names(items: list[tuple[Any, str, str, Any]], *, with_keys: bool) -> dict[Any, str]:
+    """``name`` where a name has one config, ``name [tag]`` where it has several.
+
+    ``items`` are (item id, name, config hash, config); the result maps each item id to its label.
+    """
+    by_name: dict[str, dict[str, Any]] = defaultdict(dict)
+    for _, name, key, config in items:
+        by_name[name][key] = config
+    tags = {name: distinguishing_tags(configs, with_keys=with_keys) for name, configs in by_name.items()
+            if len(configs) > 1}
+    return {item: f"{name} [{tags[name][key]}]" if name in tags else name for item, name, key, _ in items}
+
+
+def _label_rows(rows: list[Row]) -> None:
+    identities = [((row.method, row.key), row.method, row.key,
+                   {"config": row.config["method"], "version": row.config["version"], **row.config["setting"]})
+                  for row in rows]
+    labels = tagged_names(identities, with_keys=True)
+    for row in rows:
+        row.label = labels[row.method, row.key]
+
+
+def _name_columns(columns: list[Column]) -> None:
+    headers = tagged_names([(c.key, c.value_name, c.config_key, c.config) for c in columns], with_keys=False)
+    for column in columns:
+        column.header = headers[column.key]
+
+
+def _aggregate(row: Row, column: Column) -> Cell | None:
+    """Mean over seeds of each seed's mean; std is the mean over seeds of the per-sample std."""
+    per_seed: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for run in row.runs:
+        payload = run.get("metrics", {}).get(column.value_name)
+        if payload is not None and config_hash(payload.get("config") or {}) == column.config_key:
+            per_seed[run.get("seed", 0)].append(payload)
+    if not per_seed:
+        return None
+    cell = Cell(seeds=len(per_seed))
+    seed_means, seed_stds = [], []
+    for seed in sorted(per_seed):
+        ok = [p for p in per_seed[seed] if p.get("status") == "ok" and p.get("value") is not None]
+        cell.reasons.extend(p.get("reason") or "no reason given" for p in per_seed[seed] if p not in ok)
+        if ok:
+            seed_means.append(_mean([float(p["value"]) for p in ok]))
+            stds = [float(p["std"]) for p in ok if p.get("std") is not None]
+            if column.level == "sample" and stds:
+                seed_stds.append(_mean(stds))
+    cell.seeds_ok = len(seed_means)
+    cell.reasons = sorted(set(cell.reasons))
+    if seed_means:
+        cell.mean = _mean(seed_means)
+        cell.std = _mean(seed_stds) if seed_stds else None
+    return cell
+
+
+def _format_and_mark_best(column: Column, rows: list[Row]) -> None:
+    means = [row.cells[column.key].mean for row in rows
+             if column.key in row.cells and row.cells[column.key].mean is not None]
+    finite = [m for m in means if math.isfinite(m)]
+    if finite and column.integral and all(m == int(m) and abs(m) < 1e15 for m in finite):
+        column.decimals = 0
+    elif finite and max(abs(m) for m in finite) >= 10:
+        column.decimals = 2
+    if column.higher_is_better is None or len(finite) < 2:
+        return
+    best = (max if column.higher_is_better else min)(finite)
+    for row in rows:
+        cell = row.cells.get(column.key)
+        if cell is not None and cell.mean is not None and column.format(cell.mean) == column.format(best):
+            cell.best = True
+
+
+def _number_notes(rows: list[Row], columns: list[Column]) -> list[str]:
+    notes: list[str] = []
+    for row in rows:
+        for column in columns:
+            cell = row.cells.get(column.key)
+            if cell is None or not cell.reasons:
+                continue
+            partial = (f" (skipped in {cell.seeds - cell.seeds_ok} of {cell.seeds} seeds; the value "
+                       f"averages the others)") if cell.seeds_ok else ""
+            text = f"{column.header}: {'; '.join(cell.reasons)}{partial}"
+            if text not in notes:
+                notes.append(text)
+            cell.note = notes.index(text) + 1
+    return notes
