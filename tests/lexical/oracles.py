@@ -1,4 +1,5 @@
-"""Plain, slow restatements of the official definitions (baselines.md §6), used as test oracles.
+"""Plain, slow restatements of the official definitions (baselines.md §6), used as test oracles, and
+the released XRec texts they are checked on.
 
 Written from the spec's words, not copied: the official USR loop, the textbook LCS table and the
 TF-NMT corpus BLEU arithmetic, so that the fast implementations can be checked against them.
@@ -7,25 +8,20 @@ TF-NMT corpus BLEU arithmetic, so that the fast implementations can be checked a
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
-from pathlib import Path
 
 from benchmark.data.fetch import ensure_file
 from benchmark.data.safe_pickle import load_string_list
 
-MIRROR_BESIDE_REPO = Path(__file__).resolve().parents[3] / "shared" / "xrec-data"
-
 
 def released_predictions(dataset: str) -> list[str]:
-    """XRec's released test predictions (tst_pred.pkl), through the verified fetch and safe unpickler."""
-    source = os.environ.get("XREC_BENCH_MIRROR") or str(MIRROR_BESIDE_REPO)
-    return load_string_list(ensure_file(dataset, "tst_pred.pkl", source=source))
+    """XRec's released test predictions (tst_pred.pkl; tests/conftest.py points the fetch at the mirror)."""
+    return load_string_list(ensure_file(dataset, "tst_pred.pkl"))
 
 
 def released_references(dataset: str) -> list[str]:
-    source = os.environ.get("XREC_BENCH_MIRROR") or str(MIRROR_BESIDE_REPO)
-    return load_string_list(ensure_file(dataset, "tst_ref.pkl", source=source))
+    """XRec's released references (tst_ref.pkl), in the same order as the predictions."""
+    return load_string_list(ensure_file(dataset, "tst_ref.pkl"))
 
 
 def official_unique_count(token_lists: list[list[str]]) -> int:
