@@ -137,7 +137,9 @@ def _summarise(result_path: Path) -> None:
     for name, metric in sorted(result["metrics"].items()):
         if metric["status"] == "ok":
             std = f" ± {metric['std']:.4f}" if metric.get("std") is not None else ""
-            click.echo(f"  {name:<16} {metric['value']:.4f}{std}  (n={metric['n']})", err=True)
+            value = metric["value"]
+            shown = f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4f}"
+            click.echo(f"  {name:<16} {shown}{std}  (n={metric['n']})", err=True)
         else:
             click.echo(f"  {name:<16} skipped: {metric['reason']}", err=True)
 

@@ -28,6 +28,9 @@ def atomic_write_text(path: Path, text: str) -> None:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; results are meant to be shared
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
