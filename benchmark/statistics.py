@@ -1,0 +1,114 @@
+"""Stability beyond the std: bootstrap confidence intervals and paired bootstrap significance tests.
+
+The XRec paper reports no significance at all; these give the interval of a per-sample metric's
+mean and, for two runs on the same test set, the probability of a difference that large by chance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from benchmark.errors import UserError
+
+DEFAULT_RESAMPLES = 1000
+
+
+def _resampled_indices(n: int, n_resamples: int, seed: int):
+    import numpy as np
+
+    return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+
+
+def bootstrap_ci(per_sample: Sequence[float], seed: int = 0, *, n_resamples: int = DEFAULT_RESAMPLES,
+                 level: float = 0.95) -> list[float] | None:
+    """Percentile bootstrap interval ``[low, high]`` of the mean of ``per_sample`` (None when empty).
+
+    Missing values (None: e.g. a judge reply that never parsed) are left out, as the mean leaves them out.
+    """
+    import numpy as np
+
+    values = np.asarray([v for v in per_sample if v is not None], dtype=np.float64)
+    if values.size == 0:
+        return None
+    means = values[_resampled_indices(values.size, n_resamples, seed)].mean(axis=1)
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(means, [tail, 100.0 - tail])
+    return [float(low), float(high)]
+
+
+def paired_bootstrap(a: Sequence[float], b: Sequence[float], seed: int = 0, *,
+                     n_resamples: int = 10_000, level: float = 0.95) -> dict[str, Any]:
+    """Paired bootstrap test of mean(a) − mean(b) over the same samples (two-sided).
+
+    Resamples sample indices jointly; the p-value is the share of resampled differences whose distance
+    from the observed difference is at least the observed difference's distance from zero (the
+    shifted-null test of Berg-Kirkpatrick et al. 2012), as (count + 1) / (resamples + 1).
+    """
+    import numpy as np
+
+    left, right = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if left.shape != right.shape or left.size == 0:
+        raise UserError(f"A paired test needs two equally long, non-empty score lists (got {left.size} "
+                        f"and {right.size}); compare runs on the same test set.")
+    differences = left - right
+    observed = float(differences.mean())
+    resampled = differences[_resampled_indices(differences.size, n_resamples, seed)].mean(axis=1)
+    extreme = int(np.count_nonzero(np.abs(resampled - observed) >= abs(observed)))
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(resampled, [tail, 100.0 - tail])
+    return {"mean_a": float(left.mean()), "mean_b": float(right.mean()), "difference": observed,
+            "ci95": [float(low), float(high)], "p_value": (extreme + 1) / (n_resamples + 1),
+            "n": int(differences.size), "resamples": n_resamples, "seed": seed}
+
+
+def _read_samples(run_dir: Path) -> dict[str, dict[str, float]]:
+    path = Path(run_dir) / "samples.jsonl"
+    if not path.is_file():
+        raise UserError(f"{run_dir} has no samples.jsonl; pass the directory of a finished run.")
+    scores = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            scores[str(row["sample_id"])] = row.get("scores") or {}
+    return scores
+
+
+def _metric_configs(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / "result.json"
+    if not path.is_file():
+        return {}
+    metrics = json.loads(path.read_text(encoding="utf-8")).get("metrics", {})
+    return {name: entry.get("config") for name, entry in metrics.items()}
+
+
+def compare_runs(run_dir_a: str | Path, run_dir_b: str | Path, *, seed: int = 0,
+                 n_resamples: int = 10_000) -> dict[str, dict[str, Any]]:
+    """Paired bootstrap comparison of every per-sample metric two runs share, matched by sample id.
+
+    A metric whose recorded config differs between the runs is reported with ``status: "skipped"``
+    and the reason, never compared.
+    """
+    scores_a, scores_b = _read_samples(Path(run_dir_a)), _read_samples(Path(run_dir_b))
+    if set(scores_a) != set(scores_b):
+        only_a, only_b = len(set(scores_a) - set(scores_b)), len(set(scores_b) - set(scores_a))
+        raise UserError(f"The runs were not scored on the same test set ({only_a} sample ids only in "
+                        f"{run_dir_a}, {only_b} only in {run_dir_b}); compare runs of the same dataset and limit.")
+    ids = sorted(scores_a)
+    configs_a, configs_b = _metric_configs(Path(run_dir_a)), _metric_configs(Path(run_dir_b))
+    shared = sorted(set.intersection(*(set(scores_a[i]) & set(scores_b[i]) for i in ids))) if ids else []
+    comparison = {}
+    for name in shared:
+        if configs_a.get(name) != configs_b.get(name):
+            comparison[name] = {"status": "skipped", "reason": f"{name} was computed with different configs "
+                                f"({configs_a.get(name)} vs {configs_b.get(name)})"}
+            continue
+        # Samples missing a score in either run (an unparseable judge reply) drop out of the pairing.
+        both = [i for i in ids if scores_a[i][name] is not None and scores_b[i][name] is not None]
+        if not both:
+            comparison[name] = {"status": "skipped", "reason": f"{name} has no sample scored in both runs"}
+            continue
+        a, b = [scores_a[i][name] for i in both], [scores_b[i][name] for i in both]
+        comparison[name] = {"status": "ok", **paired_bootstrap(a, b, seed, n_resamples=n_resamples)}
+    return comparison

@@ -1,0 +1,124 @@
+"""BERTScore P / R / F1 through the ``bert-score`` library, rescaled with a per-layer baseline.
+
+``paper`` profile: XRec's setting (``lang="en"``: roberta-large, layer 17, bert-score's shipped
+baseline). ``cpu`` profile: all-MiniLM-L6-v2 (layer 6) with the baseline this project builds with
+``calibrate_baseline`` and ships in ``metrics/baselines/``. The two are different metric configs
+and the result config says which one produced a number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Sequence
+
+from benchmark.errors import MetricUnavailable, UserError
+from benchmark.plugin import Metric, MetricResult, RunContext
+from benchmark.registry import metrics
+from metrics.per_sample import summarise
+
+# One loaded scorer per (model directory, layer, device, baseline file): loading is the slow part.
+_SCORERS: dict[tuple, Any] = {}
+
+
+def shipped_baseline(model: str) -> Path | None:
+    """The rescale baseline this package ships for an offline model name, if any."""
+    path = Path(str(resources.files("metrics.baselines").joinpath(f"{model}.tsv")))
+    return path if path.is_file() else None
+
+
+def library_baseline(model: str, lang: str) -> Path | None:
+    """The baseline bert-score ships for a hub model name (none exist for local directories)."""
+    import bert_score
+
+    path = Path(bert_score.__file__).parent / "rescale_baseline" / lang / f"{model}.tsv"
+    return path if path.is_file() else None
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_scorer(model_path: str, num_layers: int | None, *, baseline_path: Path | None, lang: str,
+                device: str, batch_size: int):
+    """A ``bert_score.BERTScorer``, loaded once per process for each configuration."""
+    key = (model_path, num_layers, str(baseline_path), lang, device)
+    if key not in _SCORERS:
+        from bert_score import BERTScorer
+
+        _SCORERS[key] = BERTScorer(
+            model_type=model_path, num_layers=num_layers, lang=lang, device=device,
+            rescale_with_baseline=baseline_path is not None,
+            baseline_path=str(baseline_path) if baseline_path is not None else None,
+            batch_size=batch_size)
+    return _SCORERS[key]
+
+
+@metrics.register("bertscore", summary="BERTScore precision/recall/F1 (bert-score library), rescaled")
+class BERTScore(Metric):
+    level = "sample"
+    value_names = ("bertscore_p", "bertscore_r", "bertscore_f1")
+    defaults = {
+        "model": "roberta-large",  # an offline model name, a local directory or a hub id
+        "num_layers": 17,
+        "rescale": True,
+        # null: bert-score's shipped baseline for hub names, the project's for offline names;
+        # otherwise a path to a LAYER,P,R,F file.
+        "baseline": None,
+        "lang": "en",
+        "batch_size": 64,
+    }
+    profiles = {
+        "cpu": {"model": "all-minilm-l6-v2", "num_layers": 6},
+        "paper": {"model": "roberta-large", "num_layers": 17},
+    }
+
+    def _baseline_path(self) -> Path | None:
+        if not self.config.get("rescale", True):
+            return None
+        chosen = self.config.get("baseline")
+        if chosen:
+            path = Path(chosen).expanduser()
+            if not path.is_file():
+                raise UserError(f"BERTScore baseline file {path} does not exist; pass an existing "
+                                f"LAYER,P,R,F file as metrics.bertscore.baseline.")
+            return path
+        model = self.config["model"]
+        path = shipped_baseline(model) or library_baseline(model, self.config.get("lang", "en"))
+        if path is None:
+            raise UserError(f"No rescale baseline is known for BERTScore model {model!r}; build one with "
+                            f"`xrec-bench metrics calibrate bertscore --model {model}` and pass it as "
+                            f"metrics.bertscore.baseline, or set metrics.bertscore.rescale=false.")
+        return path
+
+    def result_config(self, baseline: Path | None) -> dict[str, Any]:
+        return {
+            "model": self.config["model"],
+            "num_layers": self.config["num_layers"],
+            "idf": False,
+            "rescale": baseline is not None,
+            "baseline": file_sha256(baseline) if baseline is not None else None,
+            "lang": self.config.get("lang", "en"),
+            "bert_score": metadata.version("bert-score"),
+        }
+
+    def score(self, predictions: Sequence[str], references: Sequence[str],
+              ctx: RunContext) -> dict[str, MetricResult]:
+        from benchmark.models import ModelNotAvailable, locate
+
+        baseline = self._baseline_path()
+        config = self.result_config(baseline)
+        try:
+            model_path = locate(self.config["model"])
+        except ModelNotAvailable as exc:
+            raise MetricUnavailable(str(exc)) from None
+        scorer = load_scorer(model_path, self.config["num_layers"], baseline_path=baseline,
+                             lang=config["lang"], device=ctx.device, batch_size=self.config.get("batch_size", 64))
+        precision, recall, f1 = scorer.score(list(predictions), list(references),
+                                             batch_size=self.config.get("batch_size", 64))
+        return {
+            "bertscore_p": summarise(precision.tolist(), config),
+            "bertscore_r": summarise(recall.tolist(), config),
+            "bertscore_f1": summarise(f1.tolist(), config),
+        }

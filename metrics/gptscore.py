@@ -1,0 +1,190 @@
+"""GPTScore in XRec's sense: an LLM judge scores each explanation against its reference from 0 to 100.
+
+The system prompt and the user message (``{"prediction": ..., "reference": ...}`` as ``json.dumps``
+writes it) are XRec's, verbatim. The judge is a pluggable backend (``metrics.judges``): any
+OpenAI-compatible chat endpoint, or a local Hugging Face model. Replies are parsed as a number in
+[0, 100]; an unparseable or out-of-range reply is re-asked a bounded number of times and then
+counted in the result, never dropped silently. Every parsed reply is cached on disk by content, so
+a rerun or a resumed run repeats no call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from benchmark.errors import MetricUnavailable
+from benchmark.plugin import Metric, MetricResult, RunContext
+from benchmark.registry import metrics
+from metrics.per_sample import summarise
+
+# XRec's evaluation/system_prompt.txt, verbatim (the file has no trailing newline).
+SYSTEM_PROMPT = (
+    "Score the given explanation against the ground truth on a scale from 0 to 100, focusing on the "
+    "alignment of meanings rather than the formatting.\n"
+    "Provide your score as a number and do not provide any other text."
+)
+PROMPT_SHA256 = hashlib.sha256(SYSTEM_PROMPT.encode("utf-8")).hexdigest()
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+HOW_TO_CONFIGURE = (
+    "GPTScore needs a judge: set metrics.gptscore.judge=openai with metrics.gptscore.model=<model> "
+    "(and metrics.gptscore.base_url=<OpenAI-compatible URL such as a vLLM server>, the key in the "
+    "environment variable named by metrics.gptscore.api_key_env), or metrics.gptscore.judge=hf with "
+    "metrics.gptscore.model=<local model directory>."
+)
+
+
+def conversation(prediction: str, reference: str) -> list[dict[str, str]]:
+    """The chat messages XRec sends for one pair."""
+    return [{"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": json.dumps({"prediction": prediction, "reference": reference})}]
+
+
+def parse_score(reply: str | None) -> float | None:
+    """The judge's number if the reply is one number in [0, 100] (alone, or the only number in it)."""
+    if reply is None:
+        return None
+    text = reply.strip().rstrip(".").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        found = _NUMBER.findall(text)
+        if len(found) != 1:
+            return None
+        value = float(found[0])
+    if not math.isfinite(value) or not 0.0 <= value <= 100.0:
+        return None
+    return value
+
+
+class JudgeCache:
+    """Parsed judge replies, one JSON line each, keyed by the hash of everything that shapes the reply."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        self._scores: dict[str, float] = {}
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    self._scores[row["key"]] = float(row["score"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by an interrupted run
+
+    @staticmethod
+    def key(identity: dict[str, Any], messages: list[dict[str, str]], sample: int) -> str:
+        payload = json.dumps({"judge": identity, "messages": messages, "sample": sample}, sort_keys=True)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> float | None:
+        return self._scores.get(key)
+
+    def put(self, key: str, score: float, reply: str) -> None:
+        with self._lock:
+            self._scores[key] = score
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"key": key, "score": score, "reply": reply}) + "\n")
+
+
+@metrics.register("gptscore", summary="XRec's GPTScore: an LLM judge scores explanation vs reference, 0-100")
+class GPTScore(Metric):
+    level = "sample"
+    value_names = ("gptscore",)
+    defaults = {
+        "judge": None,  # "openai" (any OpenAI-compatible chat endpoint) or "hf" (local transformers model)
+        "model": None,
+        "base_url": "https://api.openai.com/v1",
+        "api_key_env": "OPENAI_API_KEY",  # the name of the variable, never the key
+        "samples": 1,  # judge samples per pair, averaged
+        "temperature": 0.0,
+        "max_tokens": 8,
+        "seed": 0,
+        "concurrency": 8,
+        "timeout_s": 60.0,
+        "max_retries": 5,  # per request, on 429 / 5xx / timeouts, with exponential backoff
+        "backoff_s": 1.0,
+        "max_reasks": 3,  # per sample, on unparseable or out-of-range replies
+        "batch_size": 8,  # hf judge
+    }
+    profiles = {"cpu": {}, "paper": {"judge": "openai", "model": "gpt-3.5-turbo"}}
+
+    def score(self, predictions: Sequence[str], references: Sequence[str],
+              ctx: RunContext) -> dict[str, MetricResult]:
+        from metrics.judges import build_judge
+
+        if not self.config.get("judge"):
+            raise MetricUnavailable(f"No GPTScore judge is configured. {HOW_TO_CONFIGURE}")
+        judge = build_judge(self.config, ctx)
+        identity = judge.identity()
+        config = {**identity, "prompt_sha256": PROMPT_SHA256, "samples": int(self.config.get("samples", 1))}
+        cache = JudgeCache(Path(ctx.cache_dir) / "gptscore" / f"{_short_hash(identity)}.jsonl")
+        scores, counts = self._judge_all(judge, identity, cache, predictions, references)
+        per_pair = [sum(found) / len(found) if found else None for found in scores]
+        parsed = [value for value in per_pair if value is not None]
+        extra = {"unparseable": counts["unparseable"], "reasks": counts["reasks"], "calls": counts["calls"],
+                 "retries": judge.retries, "cached": counts["cached"],
+                 "unparseable_examples": counts["unparseable_examples"]}
+        if not parsed:
+            return {"gptscore": MetricResult(None, None, 0, per_pair, config, True, "sample", "skipped",
+                                             "the judge gave no parseable score for any pair", extra)}
+        result = summarise(parsed, config, extra=extra)
+        result.per_sample = per_pair  # aligned with the predictions; None where every reply was unparseable
+        return {"gptscore": result}
+
+    def _judge_all(self, judge, identity, cache: JudgeCache, predictions, references):
+        samples = int(self.config.get("samples", 1))
+        scores: list[list[float]] = [[] for _ in predictions]
+        counts = {"unparseable": 0, "reasks": 0, "calls": 0, "cached": 0}
+        pending = []  # (pair index, sample index, messages, cache key)
+        for index, (prediction, reference) in enumerate(zip(predictions, references, strict=True)):
+            messages = conversation(prediction, reference)
+            for sample in range(samples):
+                key = cache.key(identity, messages, sample)
+                cached = cache.get(key)
+                if cached is not None:
+                    scores[index].append(cached)
+                    counts["cached"] += 1
+                else:
+                    pending.append((index, sample, messages, key))
+        lock = threading.Lock()
+        examples: list[str] = []  # a few unparseable replies, so a user sees what the judge said
+        for attempt in range(int(self.config.get("max_reasks", 3)) + 1):
+            if not pending:
+                break
+            if attempt:
+                counts["reasks"] += len(pending)
+            failed: list[tuple] = []
+
+            def on_reply(position: int, reply: str, batch=pending, failed=failed) -> None:
+                index, _, _, key = batch[position]
+                value = parse_score(reply)
+                with lock:
+                    counts["calls"] += 1
+                    if value is None:
+                        failed.append(batch[position])
+                        if len(examples) < 3:
+                            examples.append(reply[:80])
+                        return
+                    scores[index].append(value)
+                cache.put(key, value, reply)
+
+            # A re-ask draws with another seed, so a sampling judge need not repeat its bad reply.
+            base_seed = int(self.config.get("seed", 0)) + attempt * 100_003
+            judge.complete([messages for _, _, messages, _ in pending],
+                           [base_seed + sample for _, sample, _, _ in pending], on_reply)
+            pending = sorted(failed, key=lambda item: (item[0], item[1]))
+        counts["unparseable"] = len(pending)
+        counts["unparseable_examples"] = examples
+        return scores, counts
+
+
+def _short_hash(identity: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()[:16]
