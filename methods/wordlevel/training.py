@@ -1,0 +1,117 @@
+"""The training loop of the word-level baselines: batching, one epoch, validation, and the report.
+
+Each model offers ``losses(users, items, sequences) -> {"objective", "text_nll", "text_tokens"}``:
+the objective is what the optimiser minimises (token-mean losses, as in the official code); the
+validation criterion is the text NLL averaged over every non-pad target token of the validation
+split (XRec data has no ratings, so no rating term enters it; §10.2 item 3).
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmark.errors import UserError
+from methods.wordlevel.early_stopping import train_with_early_stopping
+from methods.wordlevel.sequences import EncodedSplit
+from methods.wordlevel.tokenizer import PAD_ID
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak GPU memory allocated by torch on CUDA; on CPU the peak resident set size of the process."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def batches(split: EncodedSplit, batch_size: int, generator: torch.Generator | None) -> Iterator[tuple]:
+    """Slices of ``batch_size`` records, in order when ``generator`` is None, else in a seeded shuffle."""
+    n = len(split)
+    order = torch.arange(n) if generator is None else torch.randperm(n, generator=generator)
+    for start in range(0, n, batch_size):
+        index = order[start:start + batch_size]
+        sequences = split.sequences[index]
+        # Drop pad columns past the longest sentence but one: losses and masks are unchanged (pads are
+        # ignored), and the kept pad column leaves every <eos> inside PETER's context targets [1:-1].
+        length = min(int((sequences != PAD_ID).sum(dim=1).max()) + 1, sequences.shape[1])
+        yield split.users[index], split.items[index], sequences[:, :length]
+
+
+def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: EncodedSplit,
+                     valid: EncodedSplit, *, batch_size: int, max_epochs: int, endure: int,
+                     clip_norm: float | None, seed: int, device: torch.device, progress: Callable,
+                     on_no_improvement: Callable[[int], None] | None = None,
+                     precision: str = "fp32") -> dict[str, Any]:
+    """Train with the official protocol and reload the best epoch; returns the training report.
+
+    ``precision="bf16"`` runs the forward passes under bfloat16 autocast (weights and optimiser
+    stay fp32); "fp32" is the official setting.
+    """
+    if precision not in ("fp32", "bf16"):
+        raise UserError(f"Unknown precision {precision!r}; set method.precision to fp32 or bf16.")
+
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+    generator = torch.Generator().manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    n_batches = (len(train) + batch_size - 1) // batch_size
+
+    epoch_lrs: list[float] = []
+
+    def run_epoch(epoch: int) -> float:
+        model.train()
+        epoch_lrs.append(optimizer.param_groups[0]["lr"])
+        total, count = 0.0, 0
+        # Epoch 1 runs in data order, later epochs shuffled, as in the official loader (§1.4).
+        order = None if epoch == 1 else generator
+        for users, items, sequences in progress(batches(train, batch_size, order), total=n_batches,
+                                                desc=f"epoch {epoch}"):
+            users, items, sequences = users.to(device), items.to(device), sequences.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            with autocast():
+                objective = model.losses(users, items, sequences)["objective"]
+            objective.backward()
+            if clip_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+            optimizer.step()
+            total += float(objective.detach()) * users.shape[0]
+            count += users.shape[0]
+        return total / max(count, 1)
+
+    @torch.no_grad()
+    def validate() -> float:
+        model.eval()
+        nll, tokens = 0.0, 0
+        for users, items, sequences in batches(valid, batch_size, None):
+            with autocast():
+                out = model.losses(users.to(device), items.to(device), sequences.to(device))
+            nll += float(out["text_nll"]) * int(out["text_tokens"])
+            tokens += int(out["text_tokens"])
+        return nll / max(tokens, 1)
+
+    def snapshot() -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    report = train_with_early_stopping(run_epoch, validate, snapshot, model.load_state_dict,
+                                       max_epochs=max_epochs, endure=endure,
+                                       on_no_improvement=on_no_improvement, progress=progress)
+    for entry, lr in zip(report["history"], epoch_lrs):
+        entry["lr"] = lr
+    report["peak_memory_mb"] = peak_memory_mb(device)
+    report["peak_memory_kind"] = "cuda_allocated" if device.type == "cuda" else "process_max_rss"
+    return report
