@@ -123,7 +123,7 @@ class GPTScore(Metric):
         if not self.config.get("judge"):
             raise MetricUnavailable(f"No GPTScore judge is configured. {HOW_TO_CONFIGURE}")
         judge = build_judge(self.config, ctx)
-        identity = judge.identity()
+        identity = {**judge.identity(), "seed": int(self.config.get("seed", 0))}
         config = {**identity, "prompt_sha256": PROMPT_SHA256, "samples": int(self.config.get("samples", 1))}
         cache = JudgeCache(Path(ctx.cache_dir) / "gptscore" / f"{_short_hash(identity)}.jsonl")
         scores, counts = self._judge_all(judge, identity, cache, predictions, references)
