@@ -1,0 +1,160 @@
+"""XRec (Ma et al., EMNLP Findings 2024), reimplemented: LightGCN graph tokenizer, MoE adapters,
+all-layer injection into a frozen LLM, instruction tuning of the adapters only.
+
+This module stays light (the registry imports it to list plugins); torch and transformers are
+imported by the submodules that ``fit`` / ``explain`` / ``load`` pull in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import UserError
+from benchmark.plugin import Method, RunContext
+from benchmark.records import DatasetSplits, Record
+from benchmark.registry import methods
+
+LIGHTGCN_PAPER = {"embedding_dim": 64, "num_layers": 4, "lr": 1e-3, "batch_size": 1024, "weight_decay": 1e-6,
+                  "max_epochs": 300, "patience": 10, "eval_k": 20}
+
+CHOICES = {"injection": ("all-layers", "input-only", "none"), "adapter": ("moe", "linear"),
+           "graph_embeddings": ("lightgcn", "random", "official"), "prompt_format": ("official", "chat-template")}
+
+
+@methods.register("xrec", summary="XRec: LightGCN graph tokens + MoE adapters injected into a frozen LLM")
+class XRec(Method):
+    version = "1"
+    defaults: ClassVar[dict[str, Any]] = {
+        "backbone": "smollm2-135m-instruct",
+        "load_in_8bit": False,  # used only where bitsandbytes and a GPU exist
+        "prompt_format": "chat-template",
+        "item_word": None,  # null: "book" for Amazon, "business" otherwise
+        # Ablations (each appears in the run id through the config hash):
+        "profiles_in_prompt": True,
+        "injection": "all-layers",  # all-layers | input-only | none
+        "adapter": "moe",  # moe | linear
+        "graph_embeddings": "lightgcn",  # lightgcn | random | official
+        "official_dir": None,  # a directory with user_emb.pkl / item_emb.pkl and/or *_converter.pkl
+        "official_adapters": False,  # load user_converter.pkl / item_converter.pkl from official_dir
+        "num_experts": 8,
+        "adapter_dropout": 0.2,
+        "lightgcn": dict(LIGHTGCN_PAPER),
+        "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1, "bf16": False,
+                     "log_every": 50, "valid_records": 64, "max_target_tokens": 128},
+        "generation": {"max_new_tokens": 128, "batch_size": 16, "do_sample": False, "temperature": 0.6,
+                       "top_p": 0.9, "repetition_penalty": 1.0, "use_cache": True, "bf16": False},
+        "lora": {"enabled": False, "r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ["q_proj", "v_proj"]},
+    }
+    profiles: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {"backbone": "meta-llama/Llama-2-7b-chat-hf", "load_in_8bit": True, "prompt_format": "official",
+                  "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1, "bf16": False},
+                  "generation": {"batch_size": 16}},
+        "cpu": {"backbone": "smollm2-135m-instruct", "prompt_format": "chat-template",
+                "lightgcn": {"batch_size": 8192, "max_epochs": 20},
+                "training": {"lr": 1e-3, "batch_size": 8, "bf16": True, "log_every": 10, "valid_records": 48},
+                "generation": {"batch_size": 16, "bf16": True}},
+    }
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__(config)
+        for key, allowed in CHOICES.items():
+            if config.get(key, self.defaults[key]) not in allowed:
+                raise UserError(f"method.{key} must be one of {', '.join(allowed)}, "
+                                f"not {config.get(key)!r}; fix it with --set method.{key}=...")
+        self._state: dict[str, Any] | None = None
+
+    def _cfg(self, key: str) -> Any:
+        value = self.config.get(key, self.defaults[key])
+        if isinstance(self.defaults[key], dict):
+            return {**self.defaults[key], **(value or {})}
+        return value
+
+    # -- building -----------------------------------------------------------------------------
+    def _build(self, dataset: str, device: str, embeddings) -> None:
+        """Backbone, prompt builder, adapters and hooks for a dataset (shared by fit and load)."""
+        from methods.xrec import adapter, backbone, injection, prompting, training
+
+        model = backbone.load_backbone(self._cfg("backbone"), device, self._cfg("load_in_8bit"))
+        if self._cfg("lora")["enabled"]:
+            backbone.add_lora(model, self._cfg("lora"))
+        word = self._cfg("item_word") or prompting.item_word(dataset)
+        builder = prompting.PromptBuilder(self._cfg("prompt_format"), word, self._cfg("profiles_in_prompt"),
+                                          model.tokenizer)
+        dim = embeddings.user.shape[1]
+        make = [adapter.build_adapter(self._cfg("adapter"), dim, model.hidden_size, self._cfg("num_experts"),
+                                      self._cfg("adapter_dropout")) for _ in range(2)]
+        adapters = training.CollaborativeAdapters(*make, embeddings.user.float(), embeddings.item.float()).to(device)
+        if self._cfg("injection") == "none":
+            adapters.requires_grad_(False)  # no collaborative signal reaches the model: nothing to learn
+        hooks = injection.CollaborativeInjector(model.model, model.user_token_id, model.item_token_id,
+                                                self._cfg("injection"))
+        self._state = {"backbone": model, "builder": builder, "adapters": adapters, "injector": hooks,
+                       "embeddings": embeddings, "dataset": dataset, "device": device}
+
+    def _graph_embeddings(self, splits: DatasetSplits, ctx: RunContext):
+        from methods.xrec import graph
+
+        source = self._cfg("graph_embeddings")
+        if splits.graph is None and source != "official":
+            raise UserError(f"Dataset {splits.name} has no interaction graph; XRec needs one "
+                            f"(or --set method.graph_embeddings=official with method.official_dir).")
+        if source == "official":
+            return graph.official_embeddings(self._official_dir())
+        if source == "random":
+            return graph.random_embeddings(splits.graph, self._cfg("lightgcn")["embedding_dim"], ctx.seed)
+        return graph.load_or_train(splits.graph, self._cfg("lightgcn"), Path(ctx.cache_dir), ctx.seed,
+                                   ctx.progress)
+
+    def _official_dir(self) -> Path:
+        directory = self._cfg("official_dir")
+        if not directory or not Path(directory).is_dir():
+            raise UserError(f"method.official_dir={directory!r} is not a directory; point it at the folder "
+                            f"holding the released XRec files (user_emb.pkl, item_emb.pkl, *_converter.pkl).")
+        return Path(directory)
+
+    # -- the Method contract --------------------------------------------------------------------
+    def fit(self, splits: DatasetSplits, ctx: RunContext) -> dict[str, Any]:
+        import torch
+
+        from methods.xrec import checkpoint, training
+
+        torch.manual_seed(ctx.seed)
+        embeddings = self._graph_embeddings(splits, ctx)
+        self._build(splits.name, ctx.device, embeddings)
+        state = self._state
+        report: dict[str, Any] = {"graph_tokenizer": {k: v for k, v in embeddings.report.items() if k != "history"},
+                                  "prompt_format": self._cfg("prompt_format")}
+        if "history" in embeddings.report:
+            report["graph_tokenizer"]["history"] = embeddings.report["history"]
+        if self._cfg("official_adapters"):
+            checkpoint.load_official_adapters(state["adapters"], self._official_dir())
+            return {**report, "history": [], "stopped_epoch": 0, "adapters": "official"}
+        trained = training.train(state["backbone"], state["adapters"], state["injector"], state["builder"],
+                                 splits.train, splits.valid, self._cfg("training"), ctx.seed, ctx.device,
+                                 ctx.progress)
+        return {**report, **trained}
+
+    def explain(self, records: Sequence[Record], ctx: RunContext) -> list[str]:
+        from methods.xrec import generation
+
+        if self._state is None:
+            raise RuntimeError("XRec.explain called before fit or load")
+        s = self._state
+        return generation.explain(s["backbone"], s["injector"], s["adapters"], s["builder"], records,
+                                  self._cfg("generation"), ctx.seed, s["device"], ctx.progress)
+
+    def save(self, directory: Path) -> None:
+        from methods.xrec import checkpoint
+
+        checkpoint.save(self._state, Path(directory), self.config)
+
+    def load(self, directory: Path) -> None:
+        from methods.xrec import checkpoint
+
+        saved = json.loads((Path(directory) / "xrec.json").read_text(encoding="utf-8"))
+        embeddings = checkpoint.load_embeddings(Path(directory))
+        self._build(saved["dataset"], saved.get("device", "cpu"), embeddings)
+        checkpoint.load_weights(self._state, Path(directory))

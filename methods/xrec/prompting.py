@@ -1,0 +1,84 @@
+"""XRec prompts in two formats, and the cleaning of generated text.
+
+``official`` reproduces the LLaMA-2 chat text of the released code, including its quirk: in
+training the reference explanation sits after ``<EXPLAIN_POS>`` INSIDE ``[INST] ... [/INST]``,
+while at test time the prompt ends with ``<EXPLAIN_POS>[/INST]`` and the output is cut at the
+first ``[``. ``chat-template`` uses the backbone tokenizer's own chat template, with the
+explanation as the assistant turn (for backbones that are not LLaMA-2).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from benchmark.records import Record
+
+USER_TOKEN, ITEM_TOKEN, EXPLAIN_TOKEN = "<USER_EMBED>", "<ITEM_EMBED>", "<EXPLAIN_POS>"
+SPECIAL_TOKENS = (USER_TOKEN, ITEM_TOKEN, EXPLAIN_TOKEN)
+FORMATS = ("official", "chat-template")
+
+
+def item_word(dataset: str) -> str:
+    """XRec calls Amazon items books and Yelp / Google items businesses."""
+    return "book" if dataset.lower().startswith("amazon") else "business"
+
+
+def system_instruction(word: str) -> str:
+    verb = "buy with" if word == "book" else "enjoy"
+    return f"Explain why the user would {verb} the {word} within 50 words."
+
+
+def user_message(record: Record, word: str, with_profiles: bool = True) -> str:
+    text = f"user record: {USER_TOKEN} {word} record: {ITEM_TOKEN} {word} name: {record.title}"
+    if with_profiles:
+        text += f" user profile: {record.user_profile} {word} profile: {record.item_profile}"
+    return f"{text} {EXPLAIN_TOKEN}"
+
+
+@dataclass(frozen=True)
+class PromptBuilder:
+    """Turns a record into (prompt, target) strings; the loss covers the target only."""
+
+    fmt: str
+    word: str
+    with_profiles: bool
+    tokenizer: object = None  # needed by chat-template
+
+    def official_prefix(self, record: Record) -> str:
+        message = user_message(record, self.word, self.with_profiles)
+        return f"<s>[INST] <<SYS>>{system_instruction(self.word)}<</SYS>>{message}"
+
+    def _chat(self, record: Record, explanation: str | None) -> str:
+        messages = [{"role": "system", "content": system_instruction(self.word)},
+                    {"role": "user", "content": user_message(record, self.word, self.with_profiles)}]
+        if explanation is None:
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        messages.append({"role": "assistant", "content": explanation})
+        return self.tokenizer.apply_chat_template(messages, tokenize=False)
+
+    def training_pair(self, record: Record) -> tuple[str, str]:
+        """(prompt, target) for teacher forcing; prompt + target is the whole training text."""
+        if record.explanation is None:
+            raise ValueError(f"record {record.sample_id} has no reference explanation to train on")
+        if self.fmt == "official":
+            return self.official_prefix(record), f" {record.explanation} [/INST]"
+        prompt = self._chat(record, None)
+        full = self._chat(record, record.explanation)
+        if not full.startswith(prompt):
+            raise ValueError("the chat template's generation prompt is not a prefix of the full conversation")
+        return prompt, full[len(prompt):]
+
+    def inference_prompt(self, record: Record) -> str:
+        if self.fmt == "official":
+            return f"{self.official_prefix(record)}[/INST]"
+        return self._chat(record, None)
+
+    def clean(self, generated: str) -> str:
+        """Generated text → one explanation: official output cut at the first '[', whitespace collapsed."""
+        text = generated
+        for token in SPECIAL_TOKENS:
+            text = text.replace(token, " ")
+        if self.fmt == "official":
+            text = text.split("[", 1)[0]
+        return re.sub(r"\s+", " ", text).strip()
