@@ -1,0 +1,71 @@
+"""Text ↔ token ids for PEPLER: ``<bos> text <eos>`` with a BPE length cap, padded batches, decoding.
+
+The official code BPE-encodes the explanation, keeps the first ``words`` tokens, decodes and
+re-encodes ``"<bos> " + text + " <eos>"`` (baselines spec §5.1). Here the kept ids are used
+directly (no string round trip), and the BOS the backbone's own tokenizer may prepend is not added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+
+# The two length settings (config key ``length``): BPE tokens kept per explanation.
+LENGTH_SETTINGS = {"official": 20, "xrec": 96}
+
+
+def encode_explanation(tokenizer: Any, text: str, max_tokens: int) -> list[int]:
+    """``[<bos>, first max_tokens BPE ids of text, <eos>]``."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
+    return [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+
+
+def pad_right(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``(B, T)`` ids and the matching 0/1 mask, T the longest sequence of this batch."""
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+        mask[row, : len(sequence)] = 1
+    return ids, mask
+
+
+def batch_order(lengths: Sequence[int], batch_size: int, generator: torch.Generator | None,
+                group_by_length: bool) -> list[list[int]]:
+    """Index batches of one epoch: shuffled when a generator is given, else in order.
+
+    ``group_by_length`` sorts each window of 16 shuffled batches by length before cutting it into
+    batches (then shuffles the batches), so little compute goes to padding; the loss is unchanged
+    because pads carry no label.
+    """
+    count = len(lengths)
+    order = torch.randperm(count, generator=generator).tolist() if generator is not None else list(range(count))
+    if group_by_length:
+        window = batch_size * 16
+        order = [i for start in range(0, count, window)
+                 for i in sorted(order[start:start + window], key=lambda k: lengths[k])]
+    batches = [order[start:start + batch_size] for start in range(0, count, batch_size)]
+    if group_by_length and generator is not None:
+        batches = [batches[k] for k in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
+def iterate_batches(users: Sequence[int], items: Sequence[int], sequences: Sequence[Sequence[int]],
+                    batches: list[list[int]], pad_id: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    """``(users, items, token_ids, token_mask)`` tensors for each index batch."""
+    for batch in batches:
+        ids, mask = pad_right([sequences[k] for k in batch], pad_id)
+        yield (torch.tensor([users[k] for k in batch]), torch.tensor([items[k] for k in batch]), ids, mask)
+
+
+def decode_generated(tokenizer: Any, generated: torch.Tensor) -> list[str]:
+    """Each row cut at its first ``<eos>``, decoded with special tokens dropped, whitespace trimmed."""
+    texts = []
+    for row in generated.tolist():
+        if tokenizer.eos_token_id in row:
+            row = row[: row.index(tokenizer.eos_token_id)]
+        texts.append(tokenizer.decode(row, skip_special_tokens=True).strip())
+    return texts

@@ -1,0 +1,129 @@
+"""PEPLER's continuous-prompt model: user and item prompt vectors in front of a pretrained causal LM.
+
+The input is ``[u, i, wte(<bos>), wte(w1) .. wte(<eos>), wte(<pad>) ..]`` passed as
+``inputs_embeds``; u and i are rows of two new embedding tables of the backbone's hidden size,
+initialised U(-r, r) (baselines spec §5.2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from benchmark.errors import UserError
+
+PROMPT_LENGTH = 2  # [user, item]
+# PEPLER adds these to the backbone tokenizer (GPT-2's own ids 50257..50259).
+SPECIAL_TOKENS = {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>"}
+
+
+def load_backbone(name_or_dir: str) -> tuple[nn.Module, Any]:
+    """The causal LM and its tokenizer, with PEPLER's three special tokens added and the embeddings resized."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from benchmark.models import hub_reachable_hint, resolve
+
+    path = resolve(name_or_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        backbone = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    except OSError as exc:
+        raise UserError(hub_reachable_hint(name_or_dir)) from exc
+    tokenizer.add_special_tokens(SPECIAL_TOKENS)
+    if backbone.get_input_embeddings().num_embeddings != len(tokenizer):
+        # mean_resizing=False: new rows drawn from the backbone's initialiser, as transformers 4.18 did.
+        backbone.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    return backbone, tokenizer
+
+
+class PromptedLM(nn.Module):
+    """A causal LM conditioned on one learned user vector and one learned item vector."""
+
+    def __init__(self, backbone: nn.Module, num_users: int, num_items: int, init_range: float = 0.1):
+        super().__init__()
+        self.backbone = backbone
+        hidden = backbone.get_input_embeddings().embedding_dim
+        self.user_prompt = nn.Embedding(num_users, hidden)
+        self.item_prompt = nn.Embedding(num_items, hidden)
+        for table in (self.user_prompt, self.item_prompt):
+            nn.init.uniform_(table.weight, -init_range, init_range)
+
+    def prompt_embeddings(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.user_prompt(users), self.item_prompt(items)], dim=1)  # (B, 2, d)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor, token_ids: torch.Tensor,
+                token_mask: torch.Tensor) -> torch.Tensor:
+        """Mean token-level NLL of ``token_ids`` (``<bos> text <eos> <pad>..``, right-padded) given the prompt.
+
+        Labels are -100 on the prompt and the pads; HF shifts them, so (as in the official code)
+        the item position is trained to predict ``<bos>``.
+        """
+        text = self.backbone.get_input_embeddings()(token_ids)
+        embeds = torch.cat([self.prompt_embeddings(users, items).to(text.dtype), text], dim=1)
+        prompt_mask = token_mask.new_ones(token_mask.size(0), PROMPT_LENGTH)
+        attention_mask = torch.cat([prompt_mask, token_mask], dim=1)
+        ignored = torch.full((token_ids.size(0), PROMPT_LENGTH), -100, dtype=token_ids.dtype,
+                             device=token_ids.device)
+        labels = torch.cat([ignored, token_ids.masked_fill(token_mask == 0, -100)], dim=1)
+        return self.backbone(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels,
+                             use_cache=False).loss
+
+    def set_stage(self, stage: int, train_token_embeddings: bool) -> None:
+        """Stage 1 trains the prompts (and, if asked, the token embeddings); stage 2 trains everything.
+
+        ``train_token_embeddings`` reproduces the official run: transformers 4.18's
+        ``resize_token_embeddings`` re-created ``wte`` with ``requires_grad=True`` after the freeze
+        (huggingface/transformers#26861), so stage 1 also trained the token embeddings, and with
+        them the tied LM head.
+        """
+        if stage not in (1, 2):
+            raise ValueError(f"PEPLER has stages 1 and 2, not {stage}")
+        for parameter in self.backbone.parameters():
+            parameter.requires_grad_(stage == 2)
+        if stage == 1 and train_token_embeddings:
+            self.backbone.get_input_embeddings().weight.requires_grad_(True)
+        for table in (self.user_prompt, self.item_prompt):
+            table.weight.requires_grad_(True)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+
+PROMPTS_FILE = "prompts.safetensors"
+BACKBONE_DIR = "backbone"
+META_FILE = "pepler.json"
+
+
+def save_model(model: PromptedLM, tokenizer: Any, directory: Path, meta: dict[str, Any]) -> None:
+    """Prompt tables as safetensors, the tuned backbone and tokenizer as a transformers directory, meta as JSON."""
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({"user_prompt": model.user_prompt.weight.detach().contiguous(),
+               "item_prompt": model.item_prompt.weight.detach().contiguous()}, str(directory / PROMPTS_FILE))
+    model.backbone.save_pretrained(directory / BACKBONE_DIR, safe_serialization=True)
+    tokenizer.save_pretrained(directory / BACKBONE_DIR)
+    (directory / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+
+
+def load_model(directory: Path) -> tuple[PromptedLM, Any, dict[str, Any]]:
+    """What ``save_model`` wrote: the model, its tokenizer and the meta dict."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    meta_path = directory / META_FILE
+    if not meta_path.is_file():
+        raise UserError(f"{directory} holds no saved PEPLER model ({META_FILE} is missing); fit it first.")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    tokenizer = AutoTokenizer.from_pretrained(directory / BACKBONE_DIR)
+    backbone = AutoModelForCausalLM.from_pretrained(directory / BACKBONE_DIR, dtype=torch.float32)
+    prompts = load_file(str(directory / PROMPTS_FILE))
+    model = PromptedLM(backbone, prompts["user_prompt"].size(0), prompts["item_prompt"].size(0))
+    with torch.no_grad():
+        model.user_prompt.weight.copy_(prompts["user_prompt"])
+        model.item_prompt.weight.copy_(prompts["item_prompt"])
+    return model, tokenizer, meta

@@ -1,0 +1,146 @@
+"""PEPLER's two-stage sequential tuning (baselines spec §5.2), each stage with the official early stopping.
+
+Stage 1 trains the prompt vectors (plus the token embeddings when
+``stage1_train_token_embeddings``, the official run's behaviour); stage 2 trains everything. Each
+stage gets a fresh AdamW (weight decay 0, eps 1e-6: transformers.AdamW's defaults), a fresh
+cumulative early-stopping counter, and ends by reloading its best state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from benchmark.plugin import RunContext
+from benchmark.records import DatasetSplits, Record
+from methods.pepler.encoding import LENGTH_SETTINGS, batch_order, encode_explanation, iterate_batches
+from methods.pepler.generation import autocast
+from methods.pepler.model import PromptedLM
+from methods.wordlevel.early_stopping import train_with_early_stopping
+from methods.wordlevel.ids import IdMap
+from methods.wordlevel.training import peak_memory_mb
+
+
+@dataclass
+class EncodedSplit:
+    users: list[int]
+    items: list[int]
+    sequences: list[list[int]]
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(s) for s in self.sequences]
+
+
+def encode_split(records: Sequence[Record], tokenizer: Any, user_map: IdMap, item_map: IdMap,
+                 max_tokens: int) -> EncodedSplit:
+    return EncodedSplit([user_map(r.uid) for r in records], [item_map(r.iid) for r in records],
+                        [encode_explanation(tokenizer, r.explanation or "", max_tokens) for r in records])
+
+
+def max_tokens_of(config: dict[str, Any]) -> int:
+    from benchmark.errors import UserError
+
+    length = config["length"]
+    if length not in LENGTH_SETTINGS:
+        raise UserError(f"method.length must be one of {', '.join(LENGTH_SETTINGS)}, got {length!r}.")
+    return LENGTH_SETTINGS[length]
+
+
+class StageTrainer:
+    """Runs epochs and validation passes of one model; shared by both stages."""
+
+    def __init__(self, model: PromptedLM, tokenizer: Any, train: EncodedSplit, valid: EncodedSplit,
+                 config: dict[str, Any], ctx: RunContext):
+        self.model, self.tokenizer, self.train, self.valid = model, tokenizer, train, valid
+        self.config, self.ctx = config, ctx
+        self.generator = torch.Generator().manual_seed(ctx.seed)
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    def _loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, int]:
+        users, items, ids, mask = (t.to(self.ctx.device) for t in batch)
+        with autocast(self.ctx.device, self.config["bf16"]):
+            loss = self.model(users, items, ids, mask)
+        return loss, int(mask.sum())  # one target per text token (the item position predicts <bos>)
+
+    def run_epoch(self, epoch: int, stage: int) -> float:
+        self.model.train()
+        batches = batch_order(self.train.lengths, self.config["batch_size"], self.generator,
+                              self.config["group_by_length"])
+        total, tokens = 0.0, 0
+        stream = iterate_batches(self.train.users, self.train.items, self.train.sequences, batches,
+                                 self.tokenizer.pad_token_id)
+        for batch in self.ctx.progress(stream, total=len(batches), desc=f"pepler stage {stage} epoch {epoch}"):
+            loss, count = self._loss(batch)
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            total, tokens = total + float(loss.detach()) * count, tokens + count
+        return total / max(tokens, 1)
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        """Token-level mean NLL over the validation split (the official criterion without ratings)."""
+        self.model.eval()
+        batches = batch_order(self.valid.lengths, self.config["batch_size"], None, self.config["group_by_length"])
+        total, tokens = 0.0, 0
+        for batch in iterate_batches(self.valid.users, self.valid.items, self.valid.sequences, batches,
+                                     self.tokenizer.pad_token_id):
+            loss, count = self._loss(batch)
+            total, tokens = total + float(loss.detach()) * count, tokens + count
+        return total / max(tokens, 1)
+
+    def run_stage(self, stage: int) -> dict[str, Any]:
+        settings = self.config[f"stage{stage}"]
+        self.model.set_stage(stage, self.config["stage1_train_token_embeddings"])
+        self.optimizer = torch.optim.AdamW(self.model.trainable_parameters(), lr=settings["lr"],
+                                           eps=self.config["adam_eps"], weight_decay=self.config["weight_decay"])
+        trained = {name for name, p in self.model.named_parameters() if p.requires_grad}
+
+        def snapshot() -> dict[str, torch.Tensor]:
+            return {name: p.detach().clone() for name, p in self.model.named_parameters() if name in trained}
+
+        def restore(state: dict[str, torch.Tensor]) -> None:
+            with torch.no_grad():
+                for name, p in self.model.named_parameters():
+                    if name in state:
+                        p.copy_(state[name])
+
+        report = train_with_early_stopping(lambda epoch: self.run_epoch(epoch, stage), self.validate, snapshot,
+                                           restore, settings["max_epochs"], self.config["endure"])
+        report["trainable_parameters"] = sum(p.numel() for p in self.model.trainable_parameters())
+        self.optimizer = None
+        return report
+
+
+def train_two_stages(model: PromptedLM, tokenizer: Any, splits: DatasetSplits, user_map: IdMap,
+                     item_map: IdMap, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Both stages; returns the training report (history per stage and epoch, stopped epochs, peak memory)."""
+    started = time.perf_counter()
+    max_tokens = max_tokens_of(config)
+    train = encode_split(splits.train, tokenizer, user_map, item_map, max_tokens)
+    valid = encode_split(splits.valid, tokenizer, user_map, item_map, max_tokens)
+    model.to(ctx.device)
+    trainer = StageTrainer(model, tokenizer, train, valid, config, ctx)
+    initial_valid_loss = trainer.validate()
+    stages = {stage: trainer.run_stage(stage) for stage in (1, 2)}
+    history = [{"stage": stage, **row} for stage, report in stages.items() for row in report["history"]]
+    return {
+        "history": history,
+        "stopped_epoch": {f"stage{stage}": report["stopped_epoch"] for stage, report in stages.items()},
+        "stages": {f"stage{stage}": {k: v for k, v in report.items() if k != "history"}
+                   for stage, report in stages.items()},
+        "initial_valid_loss": initial_valid_loss,
+        # Each stage reloads its own best epoch (a fresh best, as officially), so the model ends with this loss.
+        "final_valid_loss": next((r["best_valid_loss"] for r in (stages[2], stages[1]) if r["history"]),
+                                 initial_valid_loss),
+        "max_tokens": max_tokens,
+        "train_tokens_per_epoch": sum(train.lengths),
+        "train_seconds": time.perf_counter() - started,
+        "peak_memory_mb": peak_memory_mb(torch.device(ctx.device)),
+        "peak_memory_kind": "cuda_allocated" if torch.device(ctx.device).type == "cuda" else "process_max_rss",
+    }
