@@ -1,0 +1,84 @@
+"""The XRec plugin end to end on a tiny backbone directory: fit, save, load, explain; config switches."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark.config import resolve, run_id
+from benchmark.errors import UserError
+from benchmark.plugin import RunContext
+from benchmark.records import DatasetSplits
+from methods.xrec import XRec
+from tests.xrec.synthetic import make_graph, make_records, tiny_backbone
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory, tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    directory = tmp_path_factory.mktemp("tiny-llama")
+    tiny = tiny_backbone(tokenizer_dir)
+    # Save the backbone as it was before the XRec tokens were added: the method adds them itself.
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tiny.model.resize_token_embeddings(len(tokenizer))
+    tiny.model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+def config(tiny_dir, **overrides):
+    cfg = {**XRec.defaults, "backbone": tiny_dir, "prompt_format": "chat-template",
+           "lightgcn": {**XRec.defaults["lightgcn"], "embedding_dim": 16, "batch_size": 32, "max_epochs": 2},
+           "training": {**XRec.defaults["training"], "batch_size": 4, "lr": 1e-2, "log_every": 1, "valid_records": 4,
+                        "max_target_tokens": 24},
+           "generation": {**XRec.defaults["generation"], "max_new_tokens": 6, "batch_size": 3}}
+    cfg.update(overrides)
+    return cfg
+
+
+def splits():
+    records = make_records(12, seed=7)
+    return DatasetSplits("yelp-tiny", records[:8], records[8:10], records[10:], make_graph(), {})
+
+
+def test_fit_save_load_explain_round_trip(tiny_dir, tmp_path):
+    ctx = RunContext(seed=0, cache_dir=tmp_path / "cache", scratch_dir=tmp_path)
+    method = XRec(config(tiny_dir))
+    data = splits()
+    report = method.fit(data, ctx)
+    assert report["stopped_epoch"] == 1
+    assert {"train_loss", "valid_loss"} <= set(report["history"][-1])
+    assert report["graph_tokenizer"]["cache_hit"] is False
+    assert "recall@20" in report["graph_tokenizer"]["valid"] and "ndcg@20" in report["graph_tokenizer"]["test"]
+    test = [r.without_reference() for r in data.test]
+    first = method.explain(test, ctx)
+    assert len(first) == 2 and all(isinstance(t, str) for t in first)
+    method.save(tmp_path / "model")
+    assert (tmp_path / "model" / "adapters.safetensors").is_file()
+    loaded = XRec(config(tiny_dir))
+    loaded.load(tmp_path / "model")  # no retraining: the graph embeddings come from the checkpoint
+    assert loaded.explain(test, ctx) == first
+    again = XRec(config(tiny_dir)).fit(data, ctx)
+    assert again["graph_tokenizer"]["cache_hit"] is True
+
+
+def test_injection_none_trains_nothing(tiny_dir, tmp_path):
+    ctx = RunContext(seed=0, cache_dir=tmp_path / "cache", scratch_dir=tmp_path)
+    report = XRec(config(tiny_dir, injection="none", graph_embeddings="random")).fit(splits(), ctx)
+    assert report["trainable_parameters"] == 0 and report["history"][0]["valid_loss"] > 0
+
+
+def test_ablation_switches_change_the_run_id_and_bad_values_are_user_errors():
+    base = resolve(method="xrec", dataset="yelp-mini", metric_names=["usr"])
+    ids = {run_id(base)}
+    for switch in ["method.profiles_in_prompt=false", "method.injection=input-only", "method.injection=none",
+                   "method.adapter=linear", "method.graph_embeddings=random"]:
+        ids.add(run_id(resolve(method="xrec", dataset="yelp-mini", metric_names=["usr"], assignments=[switch])))
+    assert len(ids) == 6
+    assert base["method"]["backbone"] == "smollm2-135m-instruct"
+    paper = resolve(method="xrec", dataset="yelp-mini", profile="paper", metric_names=["usr"])["method"]
+    assert paper["backbone"] == "meta-llama/Llama-2-7b-chat-hf" and paper["prompt_format"] == "official"
+    assert paper["training"]["batch_size"] == 1 and paper["training"]["lr"] == 1e-4
+    assert paper["lightgcn"]["max_epochs"] == 300 and paper["lightgcn"]["patience"] == 10
+    with pytest.raises(UserError, match="method.injection"):
+        XRec({**XRec.defaults, "injection": "everywhere"})
