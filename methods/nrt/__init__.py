@@ -30,5 +30,5 @@ class NRT(WordLevelMethod):
         "paper": {},  # the official main.py defaults (§3), rating branch off
         # 12 batches of 200 an epoch on 2,400 records: lr 1e-4 barely moves in a 10-minute budget, so the
         # cpu profile trains at lr 1e-3 and a smaller batch (more updates per epoch), and caps the epochs.
-        "cpu": {"lr": 1e-3, "batch_size": 50, "max_epochs": 15},
+        "cpu": {"lr": 1e-3, "batch_size": 50, "max_epochs": 8, "precision": "bf16"},
     }
