@@ -7,8 +7,9 @@ mean and, for two runs on the same test set, the probability of a difference tha
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from benchmark.errors import UserError
 

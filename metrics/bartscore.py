@@ -10,8 +10,9 @@ Without the checkpoint the metric is skipped; it never scores with another model
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from benchmark.errors import MetricUnavailable, UserError
 from benchmark.plugin import Metric, MetricResult, RunContext

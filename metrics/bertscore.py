@@ -9,9 +9,10 @@ and the result config says which one produced a number.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from benchmark.errors import MetricUnavailable, UserError
 from benchmark.plugin import Metric, MetricResult, RunContext

@@ -13,9 +13,9 @@ records the corpus checksums, seed, pair count, model sha256 and library version
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Sequence
 
 CORPUS_DATASETS = ("amazon", "google", "yelp")
 CORPUS_COLUMNS = ("explanation", "user_summary", "item_summary")

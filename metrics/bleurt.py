@@ -9,7 +9,8 @@ checkpoint the metric is skipped; it never scores with another model.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from benchmark.errors import MetricUnavailable
 from benchmark.plugin import Metric, MetricResult, RunContext

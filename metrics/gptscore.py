@@ -15,8 +15,9 @@ import json
 import math
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from benchmark.errors import MetricUnavailable
 from benchmark.plugin import Metric, MetricResult, RunContext

@@ -6,7 +6,8 @@ reproducible for the same inputs and batch size.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from benchmark.errors import MetricUnavailable
 

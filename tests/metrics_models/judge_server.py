@@ -39,7 +39,7 @@ class ScriptedJudge:
     def calls(self) -> int:
         return sum(self.seen.values())
 
-    def __enter__(self) -> "ScriptedJudge":
+    def __enter__(self) -> ScriptedJudge:
         self.thread.start()
         return self
 
