@@ -54,3 +54,29 @@ def test_fits_real_explanations_and_explains_them(name, mirror, tmp_path):
     restored = cls(config)
     restored.load(tmp_path)
     assert restored.explain(queries[:8], RunContext()) == outputs[:8]
+
+
+def test_peter_decays_its_learning_rate_only_after_non_improving_epochs(mirror):
+    records = load_dataset("yelp-mini").train[:16]
+    splits = DatasetSplits("yelp-mini-slice", records, load_dataset("yelp-mini").valid[:16], records, None, {})
+    cls = methods.get("peter")
+    config = {**plugin_layer(cls, "paper"), "length": "official", "max_epochs": 12, "batch_size": 8,
+              **NARROW["peter"]}
+    history = cls(config).fit(splits, RunContext(seed=0))["history"]
+    assert not all(epoch["improved"] for epoch in history)  # held-out data: some epochs do not improve
+    expected = 1.0
+    for epoch in history:
+        assert epoch["lr"] == pytest.approx(expected)
+        expected *= 1.0 if epoch["improved"] else 0.25
+
+
+def test_the_same_seed_trains_the_same_model(mirror):
+    records = load_dataset("yelp-mini").train[:16]
+    splits = DatasetSplits("yelp-mini-slice", records, records, records, None, {})
+    cls = methods.get("nrt")
+    config = {**plugin_layer(cls, "cpu"), "length": "official", "max_epochs": 3, "batch_size": 4,
+              **NARROW["nrt"]}
+    runs = [cls(config) for _ in range(3)]
+    losses = [[e["valid_loss"] for e in run.fit(splits, RunContext(seed=seed))["history"]]
+              for run, seed in zip(runs, (1, 1, 2))]
+    assert losses[0] == losses[1] != losses[2]
