@@ -34,7 +34,13 @@ def test_sparse_propagation_equals_edge_index_message_passing_and_sums_layers():
     edge_index = torch.stack([torch.cat([u, i]), torch.cat([i, u])])
     reference = LightGCN(graph.num_users + graph.num_items, 8, 4, alpha=1.0)  # normalises edge-wise itself
     reference.embedding.weight.data.copy_(model.embedding.weight.data)
-    torch.testing.assert_close(sparse, reference.get_embedding(edge_index), atol=1e-5, rtol=1e-5)
+    expected = reference.get_embedding(edge_index)
+    torch.testing.assert_close(sparse, expected, atol=1e-5, rtol=1e-5)
+    # The symmetric-adjacency backward gives the same gradients as torch-geometric's own.
+    weights = torch.randn_like(sparse)
+    (sparse * weights).sum().backward()
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(model.embedding.weight.grad, reference.embedding.weight.grad, atol=1e-5, rtol=1e-5)
     # alpha = 1: the SUM of layers 0..4, as XRec does (torch-geometric's default would be the mean).
     adj = normalized_adjacency(graph.num_users, graph.num_items, graph.train_edges).to_dense()
     x, total = model.embedding.weight, model.embedding.weight.clone()
