@@ -20,7 +20,7 @@ def test_two_process_training_ends_with_identical_adapters(tmp_path, tokenizer_d
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29561",
                str(REPO / "tests" / "xrec" / "ddp_worker.py"), str(tmp_path), tokenizer_dir]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [load_file(str(tmp_path / f"rank{r}.safetensors")) for r in (0, 1)]
     assert ranks[0].keys() == ranks[1].keys()
