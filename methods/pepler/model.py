@@ -85,7 +85,10 @@ class PromptedLM(nn.Module):
         for parameter in self.backbone.parameters():
             parameter.requires_grad_(stage == 2)
         if stage == 1 and train_token_embeddings:
+            # resize_token_embeddings re-created both matrices; with tied weights they are one.
             self.backbone.get_input_embeddings().weight.requires_grad_(True)
+            if self.backbone.get_output_embeddings() is not None:
+                self.backbone.get_output_embeddings().weight.requires_grad_(True)
         for table in (self.user_prompt, self.item_prompt):
             table.weight.requires_grad_(True)
 
