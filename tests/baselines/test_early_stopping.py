@@ -39,7 +39,7 @@ def test_equal_loss_is_not_an_improvement_and_history_is_complete():
     assert [h["improved"] for h in report["history"]] == [True, False, False]
     assert report["stop_reason"] == "max_epochs"
     assert [h["train_loss"] for h in report["history"]] == [9.0, 8.0, 7.0]
-    assert all(h["epoch_seconds"] >= 0 for h in report["history"])
+    assert all(h["epoch_seconds"] >= 0 and h["epoch_cpu_seconds"] >= 0 for h in report["history"])
 
 
 def test_counter_alone():
