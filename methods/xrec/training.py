@@ -148,6 +148,10 @@ def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: Collabo
         valid = evaluate_loss(backbone, adapters, injector, valid_records, valid_encoded, cfg, pad_id, device)
         return {"history": [{"epoch": 0, "train_loss": None, "valid_loss": valid}], "stopped_epoch": 0,
                 "trainable_parameters": 0, "note": "no trainable parameters: nothing was trained"}
+    # The untrained valid loss: the baseline against which "the loss falls" is judged.
+    history.append({"epoch": 0, "step": 0, "train_loss": None,
+                    "valid_loss": evaluate_loss(backbone, adapters, injector, valid_records, valid_encoded, cfg,
+                                                pad_id, device)})
     optimizer = torch.optim.Adam(trainable, lr=cfg["lr"])
     batches = length_grouped_batches(encoded, cfg["batch_size"], seed)
     loader = torch.utils.data.DataLoader(encoded, batch_sampler=batches, collate_fn=lambda b: collate(b, pad_id))

@@ -58,7 +58,8 @@ def test_backbone_frozen_and_loss_falls(tiny):
     adapter_before = {k: v.clone() for k, v in adapters.state_dict().items()}
     records = make_records(4, seed=5)
     report = training.train(tiny, adapters, injector, builder, records, records, {**CFG, "epochs": 8}, 0, "cpu")
-    losses = [h["train_loss"] for h in report["history"]]
+    losses = [h["train_loss"] for h in report["history"] if h["train_loss"] is not None]
+    assert report["history"][-1]["valid_loss"] < report["history"][0]["valid_loss"]
     # A random tiny model predicts near-uniformly (loss ~ ln 49k); the adapters can still move it.
     assert losses[-1] < losses[0] - 0.03, losses
     assert sum(b < a for a, b in pairwise(losses)) >= len(losses) - 2, losses
