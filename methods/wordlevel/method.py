@@ -57,10 +57,11 @@ class WordLevelMethod(Method):
     def fit(self, splits: DatasetSplits, ctx: RunContext) -> dict[str, Any]:
         import torch
 
+        from benchmark.runner import seed_everything
         from methods.wordlevel.sequences import encode_split
-        from methods.wordlevel.training import seed_everything, train_word_model
+        from methods.wordlevel.training import train_word_model
 
-        seed_everything(ctx.seed)
+        seed_everything(ctx.seed)  # again: the runner seeded before torch was imported
         device = torch.device(ctx.device)
         words = words_for(self.config["length"])
         self.vocab = Vocabulary.build((r.explanation or "" for r in splits.train), self.config["vocab_size"])

@@ -8,25 +8,17 @@ split (XRec data has no ratings, so no rating term enters it; §10.2 item 3).
 
 from __future__ import annotations
 
-import random
 import resource
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 import torch
 
 from benchmark.errors import UserError
 from methods.wordlevel.early_stopping import train_with_early_stopping
 from methods.wordlevel.sequences import EncodedSplit
 from methods.wordlevel.tokenizer import PAD_ID
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def peak_memory_mb(device: torch.device) -> float:
