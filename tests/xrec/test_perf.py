@@ -59,7 +59,7 @@ def test_batched_kv_cache_generation_vs_one_at_a_time(benchmark, smollm2, yelp):
 
     adapters, injector, builder = xrec_parts(smollm2, yelp)
     records = yelp.test[:16]
-    cfg = {"max_new_tokens": 32, "do_sample": False, "temperature": 1.0, "top_p": 1.0}
+    cfg = {"max_new_tokens": 64, "do_sample": False, "temperature": 1.0, "top_p": 1.0}
     produced = {}
 
     def run(batch_size):
