@@ -41,5 +41,7 @@ def test_bertscore_batched_throughput_beats_a_per_pair_loop(benchmark, mirror):
                                  "speedup": round(batched_rate / naive_rate, 2),
                                  "peak_rss_mb": round(peak_rss_mb(), 1), "peak_rss_mb_before": round(rss_before, 1)})
     print(benchmark.extra_info)
-    assert results["bertscore_f1"].per_sample == pytest.approx(naive, abs=1e-5)
+    # Same scores: a padded batch and a single pair differ by float noise in the encoder (measured up to
+    # 7e-5 after rescaling, at one pair of 3,000); the 1e-6 parity tests compare identical batching.
+    assert results["bertscore_f1"].per_sample == pytest.approx(naive, abs=2e-4)
     assert batched_rate > 2 * naive_rate
