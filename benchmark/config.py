@@ -24,7 +24,9 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     "dataset": None,
     "limit": None,  # cap on train/valid/test records (quick runs); null = all
     "method": {},
-    "metrics": {"names": ["usr", "lexical", "bertscore", "bartscore", "bleurt", "gptscore"]},
+    "metrics": {"names": ["usr", "lexical", "bertscore", "bartscore", "bleurt", "gptscore"],
+                # percentile-bootstrap 95% CI of every per-sample mean (extra.ci95); 0 turns it off
+                "bootstrap_resamples": 1000},
     "runtime": {"device": "cpu", "threads": None, "explain_chunk": 64},
 }
 

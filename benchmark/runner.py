@@ -104,8 +104,11 @@ def read_predictions(directory: Path) -> dict[str, str]:
 def score_all(config: dict[str, Any], predictions: Sequence[str], references: Sequence[str],
               ctx: RunContext, stages: StageLog) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]]]:
     """Run every configured metric; a metric that cannot run here is recorded as skipped."""
+    from benchmark.statistics import bootstrap_ci
+
     payloads: dict[str, dict[str, Any]] = {}
     per_sample: dict[str, list[float]] = {}
+    bootstrap = int(config["metrics"].get("bootstrap_resamples") or 0)  # 0 turns the 95% CI off
     for family in config["metrics"]["names"]:
         metric_cls = metrics.get(family)
         metric_config = config["metrics"].get(family, {})
@@ -117,6 +120,8 @@ def score_all(config: dict[str, Any], predictions: Sequence[str], references: Se
                     str(reason), metric_config, higher_is_better=metric_cls.higher_is_better.get(name, True),
                     level=metric_cls.level) for name in metric_cls.value_names}
         for name, result in results.items():
+            if result.per_sample is not None and result.status == "ok" and bootstrap:
+                result.extra.setdefault("ci95", bootstrap_ci(result.per_sample, ctx.seed, n_resamples=bootstrap))
             payloads[name] = metric_payload(family, result)
             if result.per_sample is not None:
                 per_sample[name] = list(result.per_sample)

@@ -36,6 +36,9 @@ def test_run_writes_the_three_files_and_resumes_when_complete(tmp_path, mirror):
     assert "retrieval" in (run_dir / "config.yaml").read_text()
     assert result["dataset"]["splits"] == {"train": 2400, "valid": 300, "test": 300}
     assert set(result["timings_s"]) >= {"load", "fit", "explain"} and result["peak_memory_mb"]["fit"] > 0
+    low, high = result["metrics"]["rouge1_f"]["extra"]["ci95"]
+    assert low < result["metrics"]["rouge1_f"]["value"] < high
+    assert "ci95" not in result["metrics"]["bleu1"]["extra"]  # corpus level: no per-sample values
     again = run_cli(*args)
     assert "already complete" in again.stderr and again.stdout.strip().splitlines()[-1] == path
 

@@ -141,11 +141,11 @@ def test_skipped_metric_shows_a_dash_and_its_reason(built):
     boards = built[0] / "boards"
     markdown = (boards / "yelp-mini.md").read_text()
     bart = table_rows(markdown, "bartscore")
-    assert bart["retrieval [weight=1.0]"]["bartscore ↑"] == "— [^1]"
-    assert bart["published"]["bartscore ↑"] == "-2.5000 ± 0.5000"
-    assert f"[^1]: bartscore: {BART_MISSING}" in markdown
+    assert bart["retrieval [weight=1.0]"]["bartscore [bart-large-cnn] ↑"] == "— [^1]"
+    assert bart["published"]["bartscore [bart-large-cnn] ↑"] == "-2.5000 ± 0.5000"
+    assert f"[^1]: bartscore [bart-large-cnn]: {BART_MISSING}" in markdown
     html = (boards / "yelp-mini.html").read_text()
-    assert '—<sup><a href="#note-1">1</a></sup>' in html and f'<li id="note-1">bartscore: {BART_MISSING}</li>' in html
+    assert '—<sup><a href="#note-1">1</a></sup>' in html and f'<li id="note-1">bartscore [bart-large-cnn]: {BART_MISSING}</li>' in html
 
 
 def test_a_metric_skipped_in_some_seeds_averages_the_others_and_says_so(built):
@@ -174,7 +174,7 @@ def test_csv_is_one_wide_machine_readable_table(built):
     assert list(by_label) == ["published", "retrieval [weight=1.0]", "retrieval [weight=2.0]"]
     one = by_label["retrieval [weight=1.0]"]
     assert one["bertscore_f1 [all-minilm-l6-v2]"] == "0.32" and one["bertscore_f1 [all-minilm-l6-v2] std"] == "0.11"
-    assert one["bartscore"] == "skipped" and one["bertscore_f1 [roberta-large]"] == ""
+    assert one["bartscore [bart-large-cnn]"] == "skipped" and one["bertscore_f1 [roberta-large]"] == ""
     assert one["usr"] == "0.98" and "usr std" not in one  # corpus level: no std column
     assert one["seeds"] == "2"
 
