@@ -152,10 +152,15 @@ def write_run(run_dir: Path, config: dict[str, Any], records: Sequence[Record], 
     return path
 
 
+def is_main_process() -> bool:
+    """Under torchrun / accelerate launch every rank trains; only rank 0 saves, explains and writes."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def fit_or_resume(method: Method, splits: DatasetSplits, ctx: RunContext, run_dir: Path,
                   stages: StageLog) -> dict[str, Any] | None:
     """Fit once; a later run (or another shard) loads the saved model instead of training again."""
-    if not type(method).needs_training:
+    if not type(method).needs_training or not is_main_process():
         with stages.stage("fit"):
             return method.fit(splits, ctx)
     model_dir = run_dir / "model"
@@ -232,6 +237,9 @@ def run(config: dict[str, Any], output_dir: Path, *, shard: tuple[int, int] | No
 
     method = method_cls(config["method"])
     training = fit_or_resume(method, splits, ctx, run_dir, stages)
+    if not is_main_process():
+        log(f"rank {os.environ['RANK']} finished training; rank 0 explains and writes {run_dir}")
+        return run_dir
     shard_records = records if shard is None else [r for i, r in enumerate(records) if i % shard[1] == shard[0] - 1]
     predictions_dir = run_dir / "predictions"
     done = read_predictions(predictions_dir)

@@ -86,3 +86,10 @@ def test_run_id_changes_with_any_semantic_setting_but_not_runtime():
     assert run_config.run_id(base) != run_config.run_id(make_config(seed=1))
     assert run_config.run_id(base) != run_config.run_id(make_config(**{"method.anything": 2}))
     assert run_config.run_id(base).startswith("s0-")
+
+
+def test_only_rank_zero_saves_explains_and_writes(tmp_path, mirror, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    returned = run(make_config(), tmp_path, log=lambda _: None)
+    assert CountingEcho.fits == 1 and CountingEcho.calls == []
+    assert not (returned / "model").exists() and not (returned / "result.json").exists()
