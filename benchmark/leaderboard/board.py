@@ -254,7 +254,8 @@ def _name_columns(columns: list[Column]) -> None:
     headers = tagged_names([(c.key, c.value_name, c.config_key, c.config) for c in columns], with_keys=False)
     for column in columns:
         column.header = headers[column.key]
-        model = column.config.get("model") if isinstance(column.config, dict) else None
+        config = column.config if isinstance(column.config, dict) else {}
+        model = config.get("model") or config.get("checkpoint")
         if column.header == column.value_name and isinstance(model, str):
             # A model-based value always names its model: MiniLM BERTScore is not roberta-large BERTScore.
             column.header = f"{column.value_name} [{model.rstrip('/').rsplit('/', 1)[-1]}]"
