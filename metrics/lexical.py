@@ -24,7 +24,6 @@ hypothesis shorter than n as one possible n-gram (max(1, ·)) and replaces a zer
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -32,26 +31,10 @@ from typing import Any, ClassVar
 from benchmark.errors import UserError
 from benchmark.plugin import Metric, MetricResult, RunContext
 from benchmark.registry import metrics
+from benchmark.tokenization import pepler_tokenize
 
 TOKENIZER = "pepler-eval-regex"
 SCALE = 100.0
-
-# PEPLER's evaluation regex (baselines.md §5.1), applied in this order: clitics, brackets, punctuation runs.
-_PEPLER_RULES = tuple((re.compile(pattern), replacement) for pattern, replacement in (
-    (r"'s", " 's"), (r"'m", " 'm"), (r"'ve", " 've"), (r"n't", " n't"), (r"'re", " 're"),
-    (r"'d", " 'd"), (r"'ll", " 'll"), (r"\(", " ( "), (r"\)", " ) "), (r",+", " , "),
-    (r":+", " , "), (r";+", " . "), (r"\.+", " . "), (r"!+", " ! "), (r"\?+", " ? "),
-))
-
-
-def pepler_tokenize(text: str, lowercase: bool = True) -> list[str]:
-    """Lowercase, split off punctuation and English clitics as PEPLER's evaluation does, split on spaces."""
-    if lowercase:
-        text = text.lower()
-    for pattern, replacement in _PEPLER_RULES:
-        text = pattern.sub(replacement, text)
-    return text.split()
-
 
 def corpus_bleu(hypotheses: Sequence[list[str]], references: Sequence[list[str]], max_order: int) -> float:
     """TF-NMT corpus BLEU ×100 (single reference, no smoothing) of token lists, through sacrebleu."""

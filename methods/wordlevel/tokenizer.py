@@ -13,25 +13,15 @@ rest stays lowercase, which is reported in the method config).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+
+from benchmark.tokenization import pepler_tokenize
 
 BOS, EOS, PAD, UNK = "<bos>", "<eos>", "<pad>", "<unk>"
 SPECIALS = (BOS, EOS, PAD, UNK)  # fixed ids 0..3, as in the official code
 BOS_ID, EOS_ID, PAD_ID, UNK_ID = range(4)
 
-_CLITIC = re.compile(r"('s|'m|'ve|n't|'re|'d|'ll)")
-_SUBSTITUTIONS = (
-    (re.compile(r"\("), " ( "),
-    (re.compile(r"\)"), " ) "),
-    (re.compile(r",+"), " , "),
-    (re.compile(r":+"), " , "),
-    (re.compile(r";+"), " . "),
-    (re.compile(r"\.+"), " . "),
-    (re.compile(r"!+"), " ! "),
-    (re.compile(r"\?+"), " ? "),
-)
 _ATTACH_LEFT = {".", ",", "!", "?", ")"}
 _SENTENCE_END = {".", "!", "?"}
 _CLITICS = {"'s", "'m", "'ve", "n't", "'re", "'d", "'ll"}
@@ -39,10 +29,7 @@ _CLITICS = {"'s", "'m", "'ve", "n't", "'re", "'d", "'ll"}
 
 def tokenize(text: str) -> list[str]:
     """Lowercase ``text`` and split it into words, punctuation and clitics."""
-    text = _CLITIC.sub(r" \1", text.lower())
-    for pattern, replacement in _SUBSTITUTIONS:
-        text = pattern.sub(replacement, text)
-    return text.split()
+    return pepler_tokenize(text)
 
 
 def detokenize(words: Sequence[str]) -> str:
