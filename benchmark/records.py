@@ -20,7 +20,7 @@ class Record:
     # Free-form extras a dataset attaches (e.g. a released prediction); never read by metrics.
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    def without_reference(self) -> "Record":
+    def without_reference(self) -> Record:
         """The record as a method sees it at inference time: no reference explanation."""
         return Record(self.sample_id, self.uid, self.iid, self.title, self.user_profile,
                       self.item_profile, None, self.meta)

@@ -7,10 +7,11 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from benchmark.plugin import MetricResult
 
@@ -59,7 +60,7 @@ def read_result(path: Path) -> dict[str, Any]:
 def _git_commit() -> str | None:
     source = Path(__file__).resolve().parent.parent
     try:
-        done = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True,
+        done = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], check=False, capture_output=True,
                               text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -13,17 +13,25 @@ import os
 import random
 import shutil
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from benchmark import config as run_config
 from benchmark.errors import MetricUnavailable, UserError
 from benchmark.plugin import Method, MetricResult, RunContext
 from benchmark.records import DatasetSplits, Record
 from benchmark.registry import datasets, methods, metrics
-from benchmark.results import (SCHEMA_VERSION, atomic_write_json, atomic_write_text, environment,
-                               metric_payload, read_result, write_samples)
+from benchmark.results import (
+    SCHEMA_VERSION,
+    atomic_write_json,
+    atomic_write_text,
+    environment,
+    metric_payload,
+    read_result,
+    write_samples,
+)
 from benchmark.stages import StageLog
 
 

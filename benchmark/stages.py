@@ -5,9 +5,9 @@ from __future__ import annotations
 import resource
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 _STATUS = Path("/proc/self/status")
 

@@ -40,9 +40,9 @@ def build_card(splits: DatasetSplits, *, release_dataset: str, note: str) -> dic
         graph = splits.graph
         edges = {(int(u), int(i)) for u, i in graph.train_edges}
         card["graph"] = {"users": graph.num_users, "items": graph.num_items,
-                         "train_interactions": int(len(graph.train_edges)),
-                         "valid_interactions": int(len(graph.valid_edges)) if graph.valid_edges is not None else None,
-                         "test_interactions": int(len(graph.test_edges)) if graph.test_edges is not None else None}
+                         "train_interactions": len(graph.train_edges),
+                         "valid_interactions": len(graph.valid_edges) if graph.valid_edges is not None else None,
+                         "test_interactions": len(graph.test_edges) if graph.test_edges is not None else None}
         if test:
             # Independent reproductions found most test pairs are also training-graph edges: report it.
             card["test_pairs_in_train_graph"] = round(sum((r.uid, r.iid) in edges for r in test) / len(test), 4)

@@ -39,7 +39,7 @@ class ScriptedJudge:
     def calls(self) -> int:
         return sum(self.seen.values())
 
-    def __enter__(self) -> ScriptedJudge:
+    def __enter__(self) -> ScriptedJudge:  # noqa: PYI034 - py3.10 has no typing.Self
         self.thread.start()
         return self
 
