@@ -12,6 +12,7 @@ from benchmark.errors import UserError
 from benchmark.models import sha256_of
 from benchmark.plugin import RunContext
 from benchmark.records import Record
+from benchmark.results import atomic_write_text
 from benchmark.runner import cache_dir, progress_factory, score_all, write_run
 from benchmark.stages import StageLog
 
@@ -93,10 +94,7 @@ def score_file(*, predictions: str, references: str | None, dataset: str | None,
                      progress=progress_factory(show_progress))
     payloads, per_sample = score_all(config, texts, [r.explanation or "" for r in records], ctx, stages)
     run_dir.mkdir(parents=True, exist_ok=True)
-    run_config_text = run_config.dump(config)
-    from benchmark.results import atomic_write_text
-
-    atomic_write_text(run_dir / "config.yaml", run_config_text)
+    atomic_write_text(run_dir / "config.yaml", run_config.dump(config))
     info: dict[str, Any] = {"name": cell, "test_split": test_split, "n_scored": len(records),
                             "splits": {"test": len(records)}}
     return write_run(run_dir, config, records, texts, payloads, per_sample, dataset_info=info,

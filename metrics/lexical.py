@@ -32,6 +32,7 @@ from benchmark.errors import UserError
 from benchmark.plugin import Metric, MetricResult, RunContext
 from benchmark.registry import metrics
 from benchmark.tokenization import pepler_tokenize
+from metrics.per_sample import summarise
 
 TOKENIZER = "pepler-eval-regex"
 SCALE = 100.0
@@ -89,11 +90,6 @@ def distinct_n(hypotheses: Sequence[list[str]], n: int) -> tuple[int, int]:
     return len(counts), sum(counts.values())
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    return mean, (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-
-
 ROUGE_VALUES = tuple(f"rouge{kind}_{part}" for kind in ("1", "2", "L") for part in ("p", "r", "f"))
 
 
@@ -124,8 +120,7 @@ class LexicalOverlap(Metric):
             return MetricResult(value, None, n, None, value_config, higher, "corpus")
 
         def sample(values: list[float], value_config: dict, higher: bool | None = True) -> MetricResult:
-            mean, std = _mean_std(values)
-            return MetricResult(mean, std, n, values, value_config, higher, "sample")
+            return summarise(values, value_config, higher_is_better=higher)
 
         results = {f"bleu{order}": corpus(corpus_bleu(hyps, refs, order), dict(config)) for order in (1, 4)}
         # TF-NMT splits the joined text on " ", so an empty text is one empty token.

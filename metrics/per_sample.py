@@ -8,7 +8,7 @@ from typing import Any
 from benchmark.plugin import MetricResult
 
 
-def summarise(values: Sequence[float], config: dict[str, Any], *, higher_is_better: bool = True,
+def summarise(values: Sequence[float], config: dict[str, Any], *, higher_is_better: bool | None = True,
               extra: dict[str, Any] | None = None) -> MetricResult:
     """Mean and population std (numpy's default, as XRec's evaluation reports) of per-sample values."""
     import numpy as np
