@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,44 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
 NON_SEMANTIC = ("runtime",)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML with YAML 1.2 floats: ``1e-4`` is a number (PyYAML's 1.1 rules read it as a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)
+                |\.(?:nan|NaN|NAN))$""", re.VERBOSE),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+
+
+def check_types(base: Any, override: Any, path: str = "") -> None:
+    """An override must have its default's kind (a number for a number...); null defaults take anything."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        for key, value in override.items():
+            if key in base:
+                check_types(base[key], value, f"{path}.{key}" if path else key)
+        return
+    if base is None or override is None:
+        return
+    kinds = [(bool, "true or false"), ((int, float), "a number"), (str, "a string"), (list, "a list"),
+             (dict, "a mapping")]
+    for kind, words in kinds:
+        if isinstance(base, kind) and not (kind is not bool and isinstance(base, bool)):
+            number_for_number = kind == (int, float) and isinstance(override, bool)
+            if not isinstance(override, kind) or number_for_number:
+                raise UserError(f"{path} must be {words} (default {base!r}), not {override!r}; "
+                                f"fix it with --set {path}=...")
+            return
+
+
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``override`` into a copy of ``base`` (dicts merge, everything else replaces)."""
     merged = copy.deepcopy(base)
@@ -51,7 +90,7 @@ def parse_assignment(text: str) -> dict[str, Any]:
     if not sep or not key.strip():
         raise UserError(f"--set expects key=value (for example method.lr=1e-4), got {text!r}.")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     nested: dict[str, Any] = value
@@ -65,7 +104,7 @@ def read_user_file(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"Config file {path} does not exist; pass an existing YAML file to --config.")
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise UserError(f"Config file {path} is not valid YAML ({exc.__class__.__name__}); fix its syntax.")
     if not isinstance(loaded, dict):
@@ -117,6 +156,8 @@ def resolve(*, method: str, dataset: str, profile: str = "cpu", seed: int | None
         names = [n for n in names.split(",") if n]
     for name in names:
         base["metrics"][name] = plugin_layer(metrics.get(name), profile)
+    check_types({k: v for k, v in base.items() if k != "metrics"} | {"metrics": {
+        k: v for k, v in base["metrics"].items() if k != "names"}}, overrides)
     resolved = merge(base, overrides)
     resolved["metrics"]["names"] = list(names)
     return resolved

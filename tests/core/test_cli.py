@@ -50,6 +50,16 @@ def test_unknown_method_gets_one_sentence_with_a_suggestion(tmp_path):
     assert "Did you mean 'retrieval'?" in done.stderr and not any(tmp_path.iterdir())
 
 
+def test_a_set_value_of_the_wrong_kind_exits_2_before_writing_anything(tmp_path):
+    done = run_cli("run", "--method", "xrec", "--dataset", "yelp-mini", "--set", "method.training.lr=fast",
+                   "--output-dir", str(tmp_path))
+    assert done.returncode == 2
+    expected = ("error: method.training.lr must be a number (default 0.001), not 'fast'; "
+                "fix it with --set method.training.lr=...")
+    assert done.stderr.strip().splitlines() == [expected]
+    assert not any(tmp_path.iterdir())
+
+
 def test_listing_plugins_imports_no_torch():
     code = ("import sys; from click.testing import CliRunner; from benchmark.cli import main; "
             "out = [CliRunner().invoke(main, ['list', k]).output for k in ('methods', 'datasets', 'metrics')]; "

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from benchmark import config as run_config
+from benchmark.errors import UserError
 from benchmark.plugin import Method
 from benchmark.registry import methods
 from benchmark.runner import read_predictions, run
@@ -93,3 +94,23 @@ def test_only_rank_zero_saves_explains_and_writes(tmp_path, mirror, monkeypatch)
     returned = run(make_config(), tmp_path, log=lambda _: None)
     assert CountingEcho.fits == 1 and CountingEcho.calls == []
     assert not (returned / "model").exists() and not (returned / "result.json").exists()
+
+
+def test_set_reads_scientific_notation_as_a_number_and_config_files_too(tmp_path):
+    assert run_config.parse_assignment("method.training.lr=1e-4") == {"method": {"training": {"lr": 1e-4}}}
+    assert run_config.parse_assignment("a=2.5E3") == {"a": 2500.0}
+    assert run_config.parse_assignment("a=abc") == {"a": "abc"}
+    path = tmp_path / "c.yaml"
+    path.write_text("method:\n  training:\n    lr: 3e-3\n", encoding="utf-8")
+    resolved = run_config.resolve(method="xrec", dataset="yelp-mini", user_file=path)
+    assert resolved["method"]["training"]["lr"] == 3e-3
+
+
+@pytest.mark.parametrize("assignment, words", [("method.training.lr=fast", "must be a number"),
+                                               ("method.profiles_in_prompt=maybe", "must be true or false"),
+                                               ("method.training.batch_size=true", "must be a number"),
+                                               ("metrics.bootstrap_resamples=[1]", "must be a number")])
+def test_an_override_of_the_wrong_kind_is_a_user_error_naming_the_key(assignment, words):
+    with pytest.raises(UserError, match=words) as caught:
+        run_config.resolve(method="xrec", dataset="yelp-mini", assignments=[assignment])
+    assert assignment.split("=")[0] in str(caught.value)
