@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
 import torch
 
 from methods.xrec import adapter, graph, prompting, training
@@ -67,3 +68,15 @@ def test_backbone_frozen_and_loss_falls(tiny):
     for key, value in tiny.model.state_dict().items():
         assert torch.equal(value, backbone_before[key]), f"backbone weight {key} changed"
     assert any(not torch.equal(v, adapter_before[k]) for k, v in adapters.state_dict().items())
+
+
+def test_warm_up_ramps_the_learning_rate_linearly_then_holds(tiny):
+    adapters, injector, builder = parts(tiny)
+    records = make_records(12, seed=7)
+    cfg = {**CFG, "batch_size": 2, "warmup_steps": 4}
+    report = training.train(tiny, adapters, injector, builder, records, records[:4], cfg, 0, "cpu")
+    lrs = [h["lr"] for h in report["history"] if h["train_loss"] is not None]
+    assert lrs == pytest.approx([3e-2 * f for f in (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)])
+    first = report["history"][0]
+    assert first["step"] == 0 and first["train_eval_loss"] > 0 and first["valid_loss"] > 0
+    assert {"train_eval_loss", "valid_loss"} <= set(report["history"][-1])
