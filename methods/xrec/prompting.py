@@ -75,10 +75,15 @@ class PromptBuilder:
         return self._chat(record, None)
 
     def clean(self, generated: str) -> str:
-        """Generated text → one explanation: official output cut at the first '[', whitespace collapsed."""
+        """Generated text → one explanation: special tokens and a leading copy of the system instruction
+        removed, official output cut at the first '[', whitespace collapsed."""
         text = generated
         for token in SPECIAL_TOKENS:
             text = text.replace(token, " ")
         if self.fmt == "official":
             text = text.split("[", 1)[0]
-        return re.sub(r"\s+", " ", text).strip()
+        text = re.sub(r"\s+", " ", text).strip()
+        instruction = system_instruction(self.word)
+        if text.lower().startswith(instruction.lower()):
+            text = text[len(instruction):].strip()
+        return text

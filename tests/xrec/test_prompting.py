@@ -34,3 +34,7 @@ def test_chat_template_puts_the_explanation_in_the_assistant_turn(tiny):
     assert target.startswith(record.explanation) and "<|im_end|>" in target
     assert builder.inference_prompt(record) == prompt
     assert builder.clean("  A nice   place <ITEM_EMBED> [to] go ") == "A nice place [to] go"
+    echo = "Explain why the user would enjoy the business within 50 words."
+    assert builder.clean(f"{echo}  The user likes  tacos.") == "The user likes tacos."
+    assert builder.clean("The user would enjoy the business within 50 words.") == (
+        "The user would enjoy the business within 50 words.")  # not a copy of the instruction: kept
