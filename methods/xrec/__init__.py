@@ -16,6 +16,7 @@ from benchmark.errors import UserError
 from benchmark.plugin import Method, RunContext
 from benchmark.records import DatasetSplits, Record
 from benchmark.registry import methods
+from benchmark.stages import release_free_memory
 
 LIGHTGCN_PAPER = {"embedding_dim": 64, "num_layers": 4, "lr": 1e-3, "batch_size": 1024, "weight_decay": 1e-6,
                   "max_epochs": 300, "patience": 10, "eval_k": 20}
@@ -138,6 +139,7 @@ class XRec(Method):
 
         torch.manual_seed(ctx.seed)
         embeddings = self._graph_embeddings(splits, ctx)
+        release_free_memory()  # what LightGCN training freed, before the backbone's activations arrive
         self._build(splits.name, ctx.device, embeddings)
         state = self._state
         report: dict[str, Any] = {"graph_tokenizer": {k: v for k, v in embeddings.report.items() if k != "history"},

@@ -1,6 +1,7 @@
 """The runner in-process: resume after an interruption, shards merged by sample id."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,18 @@ def test_an_override_of_the_wrong_kind_is_a_user_error_naming_the_key(assignment
     with pytest.raises(UserError, match=words) as caught:
         run_config.resolve(method="xrec", dataset="yelp-mini", assignments=[assignment])
     assert assignment.split("=")[0] in str(caught.value)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmRSS from /proc")
+def test_release_free_memory_returns_freed_small_blocks_to_the_system():
+    import numpy as np
+
+    from benchmark.stages import current_rss_mb, release_free_memory
+
+    release_free_memory()
+    before = current_rss_mb()
+    blocks = [np.ones(1000) for _ in range(50_000)]  # ~400 MB in 8 kB blocks: below glibc's mmap threshold
+    assert current_rss_mb() - before > 300
+    del blocks
+    release_free_memory()
+    assert current_rss_mb() - before < 100
