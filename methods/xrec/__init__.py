@@ -34,7 +34,6 @@ class XRec(Method):
         # The frozen backbone's weight dtype: bfloat16 spares autocast a weight cast on every forward
         # (frozen weights are not in autocast's cast cache), which dominated CPU decoding steps.
         "dtype": "float32",
-        "attn_implementation": None,  # null: transformers' default (sdpa); "eager" | "sdpa" | ...
         "prompt_format": "chat-template",
         "item_word": None,  # null: "book" for Amazon, "business" otherwise
         # Ablations (each appears in the run id through the config hash):
@@ -48,29 +47,31 @@ class XRec(Method):
         "adapter_dropout": 0.2,
         "lightgcn": dict(LIGHTGCN_PAPER),
         "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1, "bf16": False,
-                     "log_every": 50, "valid_records": 64, "max_target_tokens": 128, "warmup_steps": 0},
+                     "log_every": 50, "valid_records": 64, "max_target_tokens": 128, "warmup_steps": 0,
+                     "attention": None},  # null: as loaded (transformers' default, sdpa); or eager | sdpa
         "generation": {"max_new_tokens": 128, "batch_size": 16, "do_sample": False, "temperature": 0.6,
-                       "top_p": 0.9, "repetition_penalty": 1.0, "use_cache": True, "bf16": False},
+                       "top_p": 0.9, "repetition_penalty": 1.0, "use_cache": True, "bf16": False, "attention": None},
         "lora": {"enabled": False, "r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ["q_proj", "v_proj"]},
     }
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"backbone": "meta-llama/Llama-2-7b-chat-hf", "load_in_8bit": True, "prompt_format": "official",
                   "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1, "bf16": False},
                   "generation": {"batch_size": 16}},
-        # Eager attention: on the 2-core AMX CPU, torch's flash-attention kernel took 40% of batched bf16
-        # decoding (one query row per step); eager matmuls made batch-16 decoding 136 vs 111 tokens/s.
         "cpu": {"backbone": "smollm2-135m-instruct", "prompt_format": "chat-template", "dtype": "bfloat16",
-                "attn_implementation": "eager",
                 "lightgcn": {"batch_size": 8192, "max_epochs": 20},
                 # lr 1e-3 learns fastest over the full mini split (valid loss after 50 steps: 3.191 at 1e-3,
                 # 3.212 at 3e-4, 3.215 at 1e-4); the warm-up keeps short runs from overshooting.
+                # Attention per phase, measured on the 2-core AMX CPU: torch's flash-attention kernel took
+                # 40% of batched bf16 decoding (one query row per step), and eager decoding ran batch 16
+                # at 136 vs 111 tokens/s; in training, eager keeps the S x S attention probabilities of
+                # every layer for backward (3.55 vs 2.85 GB peak for 20 steps), so training stays on sdpa.
                 "training": {"lr": 1e-3, "batch_size": 8, "bf16": True, "log_every": 4, "valid_records": 48,
-                             "warmup_steps": 25},
+                             "warmup_steps": 25, "attention": "sdpa"},
                 # Greedy decoding of the 135M backbone falls into copying the system instruction after
                 # adapter training ("The user would enjoy the business within 50 words.": 113 of 300
                 # outputs of the full yelp-mini run at 1.0); a mild repetition penalty stops it (10/64
                 # echoes at 1.0, 0/64 at 1.1, same checkpoint). The paper profile keeps 1.0.
-                "generation": {"batch_size": 16, "bf16": True, "repetition_penalty": 1.1}},
+                "generation": {"batch_size": 16, "bf16": True, "repetition_penalty": 1.1, "attention": "eager"}},
     }
 
     def __init__(self, config: dict[str, Any]):
@@ -92,8 +93,7 @@ class XRec(Method):
         """Backbone, prompt builder, adapters and hooks for a dataset (shared by fit and load)."""
         from methods.xrec import adapter, backbone, injection, prompting, training
 
-        model = backbone.load_backbone(self._cfg("backbone"), device, self._cfg("load_in_8bit"), self._cfg("dtype"),
-                                       self._cfg("attn_implementation"))
+        model = backbone.load_backbone(self._cfg("backbone"), device, self._cfg("load_in_8bit"), self._cfg("dtype"))
         if self._cfg("lora")["enabled"]:
             backbone.add_lora(model, self._cfg("lora"))
         word = self._cfg("item_word") or prompting.item_word(dataset)

@@ -93,6 +93,12 @@ def load_backbone(name: str, device: str = "cpu", load_in_8bit: bool = False, dt
     return from_model(model, tokenizer)
 
 
+def use_attention(backbone: Backbone, implementation: str | None) -> None:
+    """Switch the attention kernel (eager | sdpa | ...) for the next phase; null leaves it as loaded."""
+    if implementation and backbone.model.config._attn_implementation != implementation:
+        backbone.model.set_attn_implementation(implementation)
+
+
 def add_lora(backbone: Backbone, cfg: dict[str, Any]) -> None:
     """Optional extension (off in the paper profile): LoRA adapters on the frozen backbone via peft."""
     from peft import LoraConfig, get_peft_model

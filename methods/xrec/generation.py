@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from benchmark.records import Record
-from methods.xrec.backbone import Backbone
+from methods.xrec.backbone import Backbone, use_attention
 from methods.xrec.injection import CollaborativeInjector
 from methods.xrec.prompting import PromptBuilder
 
@@ -55,6 +55,7 @@ def explain(backbone: Backbone, injector: CollaborativeInjector, adapters: torch
             progress: Callable[..., Iterable] = lambda it, **_: it) -> list[str]:
     """Explanations in record order; batches are formed from prompts of similar length."""
     tokenizer = backbone.tokenizer
+    use_attention(backbone, cfg.get("attention"))
     prompts = [tokenizer(builder.inference_prompt(r), add_special_tokens=False)["input_ids"] for r in records]
     order = sorted(range(len(records)), key=lambda i: len(prompts[i]))
     size = cfg["batch_size"]

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from benchmark.records import Record
-from methods.xrec.backbone import Backbone
+from methods.xrec.backbone import Backbone, use_attention
 from methods.xrec.injection import CollaborativeInjector
 from methods.xrec.prompting import PromptBuilder
 
@@ -138,6 +138,7 @@ def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: Collabo
 
     tokenizer = backbone.tokenizer
     pad_id = tokenizer.pad_token_id
+    use_attention(backbone, cfg.get("attention"))
     torch.manual_seed(seed)
     accelerator = Accelerator(cpu=device == "cpu", gradient_accumulation_steps=cfg["grad_accum"])
     trainable = [p for p in list(adapters.parameters()) + list(backbone.model.parameters()) if p.requires_grad]

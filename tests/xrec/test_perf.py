@@ -56,12 +56,17 @@ def xrec_parts(backbone, splits):
 
 @pytest.fixture(scope="module")
 def smollm2_cpu_profile():
-    """The backbone as the cpu profile loads it: bf16 weights, eager attention."""
+    """The backbone as the cpu profile loads it (bf16 weights); each phase sets its own attention."""
     from methods.xrec import XRec
     from methods.xrec.backbone import load_backbone
 
-    cpu = XRec.profiles["cpu"]
-    return load_backbone("smollm2-135m-instruct", dtype=cpu["dtype"], attn_implementation=cpu["attn_implementation"])
+    return load_backbone("smollm2-135m-instruct", dtype=XRec.profiles["cpu"]["dtype"])
+
+
+def cpu_profile(phase: str) -> dict:
+    from methods.xrec import XRec
+
+    return {**XRec.defaults[phase], **XRec.profiles["cpu"][phase]}
 
 
 def test_batched_kv_cache_generation_vs_one_at_a_time(benchmark, smollm2_cpu_profile, yelp):
@@ -71,7 +76,8 @@ def test_batched_kv_cache_generation_vs_one_at_a_time(benchmark, smollm2_cpu_pro
     backbone = smollm2_cpu_profile
     adapters, injector, builder = xrec_parts(backbone, yelp)
     records = yelp.test[:32]
-    cfg = {"max_new_tokens": 64, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": True}
+    cfg = {"max_new_tokens": 64, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": True,
+           "attention": cpu_profile("generation")["attention"]}
     produced = {}
 
     def run(batch_size):
@@ -176,6 +182,9 @@ def test_batched_bf16_training_vs_batch_one_fp32(benchmark, smollm2, smollm2_cpu
     def official(backbone, adapters, injector, batch, bf16):
         return official_style_loss(backbone, adapters, injector, records, batch)
 
+    from methods.xrec.backbone import use_attention
+
+    use_attention(smollm2_cpu_profile, cpu_profile("training")["attention"])
     fast = steps(smollm2_cpu_profile, 8, True, ours)
     with FlopCounterMode(display=False) as counter:  # also the warm-up of the batched bf16 variant
         fast()
