@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,10 @@ def distinguishing_tags(configs: dict[str, Any], *, with_keys: bool) -> dict[str
     # One key whose values alone tell the configs apart (the first in sorted order) makes the shortest tag.
     alone = [name for name in differing if len({f.get(name) for f in flat.values()}) == len(flat)]
     differing = alone[:1] or differing
+    # Where naming every differing key is too long (ablation grids), a config is named by where it
+    # departs from the most common value of each key; the config that departs nowhere is the "base".
+    usual = {name: Counter(f.get(name, "(unset)") for f in flat.values()).most_common(1)[0][0]
+             for name in differing}
     tags = {}
     for key, f in flat.items():
         parts = [(name, f.get(name, "(unset)")) for name in differing]
@@ -52,6 +56,9 @@ def distinguishing_tags(configs: dict[str, Any], *, with_keys: bool) -> dict[str
             tag = parts[0][1]
         else:
             tag = ", ".join(f"{name.rsplit('.', 1)[-1]}={value}" for name, value in parts)
+        if len(tag) > TAG_LIMIT:
+            tag = ", ".join(f"{name.rsplit('.', 1)[-1]}={value}" for name, value in parts
+                            if value != usual[name]) or "base"
         tags[key] = tag if 0 < len(tag) <= TAG_LIMIT else key
     if len(set(tags.values())) < len(tags):  # truncation or unset keys made two tags equal
         tags = {key: f"{tag} {key[:6]}" for key, tag in tags.items()}

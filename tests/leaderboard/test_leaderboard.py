@@ -227,3 +227,16 @@ def test_a_corrupt_result_file_is_named(tmp_path):
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(UserError, match="s0-x/result.json is not valid JSON"):
         build_leaderboard(tmp_path / "runs", tmp_path / "out")
+
+
+def test_an_ablation_grid_names_each_row_by_the_switch_it_flips():
+    from benchmark.leaderboard.board import distinguishing_tags
+
+    base = {"adapter": "moe", "graph_embeddings": "lightgcn", "injection": "all-layers", "profiles_in_prompt": True}
+    flips = {"a": base, "b": {**base, "injection": "none"}, "c": {**base, "adapter": "linear"},
+             "d": {**base, "graph_embeddings": "random"}, "e": {**base, "profiles_in_prompt": False}}
+    assert distinguishing_tags(flips, with_keys=True) == {
+        "a": "base", "b": "injection=none", "c": "adapter=linear", "d": "graph_embeddings=random",
+        "e": "profiles_in_prompt=false"}
+    two = distinguishing_tags({"a": base, "b": {**base, "injection": "none"}}, with_keys=True)
+    assert two == {"a": "injection=all-layers", "b": "injection=none"}  # short tags keep every value
