@@ -63,10 +63,11 @@ class XRec(Method):
                 # 3.212 at 3e-4, 3.215 at 1e-4); the warm-up keeps short runs from overshooting.
                 # Attention per phase, measured on the 2-core AMX CPU: torch's flash-attention kernel took
                 # 40% of batched bf16 decoding (one query row per step), and eager decoding ran batch 16
-                # at 136 vs 111 tokens/s; in training, eager keeps the S x S attention probabilities of
-                # every layer for backward (3.55 vs 2.85 GB peak for 20 steps), so training stays on sdpa.
+                # at 136 vs 111 tokens/s. In a 20-step training check: sdpa 4.16 records/s, 2.93 GB peak;
+                # eager 5.29 records/s, 3.51 GB (it keeps the S x S probabilities twice for backward);
+                # eager_low_memory (methods/xrec/attention.py) 5.53 records/s, 3.01 GB.
                 "training": {"lr": 1e-3, "batch_size": 8, "bf16": True, "log_every": 4, "valid_records": 48,
-                             "warmup_steps": 25, "attention": "sdpa"},
+                             "warmup_steps": 25, "attention": "eager_low_memory"},
                 # Greedy decoding of the 135M backbone falls into copying the system instruction after
                 # adapter training ("The user would enjoy the business within 50 words.": 113 of 300
                 # outputs of the full yelp-mini run at 1.0); a mild repetition penalty stops it (10/64
