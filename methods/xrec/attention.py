@@ -14,16 +14,9 @@ import torch
 from torch import nn
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
+from transformers.models.llama.modeling_llama import repeat_kv
 
 NAME = "eager_low_memory"
-
-
-def repeat_kv(states: torch.Tensor, groups: int) -> torch.Tensor:
-    """(B, kv_heads, S, D) → (B, kv_heads * groups, S, D) for grouped-query attention."""
-    if groups == 1:
-        return states
-    batch, heads, length, dim = states.shape
-    return states[:, :, None].expand(batch, heads, groups, length, dim).reshape(batch, heads * groups, length, dim)
 
 
 def eager_low_memory(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,

@@ -62,25 +62,21 @@ def from_model(model: nn.Module, tokenizer: Any) -> Backbone:
     return Backbone(model, tokenizer, *ids)
 
 
-def load_backbone(name: str, device: str = "cpu", load_in_8bit: bool = False, dtype: str = "float32",
-                  attn_implementation: str | None = None) -> Backbone:
+def load_backbone(name: str, device: str = "cpu", load_in_8bit: bool = False, dtype: str = "float32") -> Backbone:
     """Load a backbone by offline name, directory or hub id (8-bit only where bitsandbytes and a GPU exist);
-    ``attn_implementation`` null keeps transformers' choice (sdpa)."""
+    the attention kernel is chosen per phase with ``use_attention``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from benchmark.models import hub_reachable_hint, resolve
 
     location = resolve(name)
     kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
-    if attn_implementation:
-        kwargs["attn_implementation"] = attn_implementation
     if load_in_8bit and torch.cuda.is_available():
         try:
             import bitsandbytes  # noqa: F401
             from transformers import BitsAndBytesConfig
 
-            kwargs = {"quantization_config": BitsAndBytesConfig(load_in_8bit=True), "device_map": {"": device},
-                      **({"attn_implementation": attn_implementation} if attn_implementation else {})}
+            kwargs = {"quantization_config": BitsAndBytesConfig(load_in_8bit=True), "device_map": {"": device}}
         except ImportError:
             pass
     try:
