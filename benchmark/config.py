@@ -53,6 +53,16 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
 
 
+def _kind(value: Any) -> str | None:
+    """What an override must be to replace ``value``, in words; None for kinds that are not checked."""
+    if isinstance(value, bool):
+        return "true or false"
+    for kind, words in (((int, float), "a number"), (str, "a string"), (list, "a list"), (dict, "a mapping")):
+        if isinstance(value, kind):
+            return words
+    return None
+
+
 def check_types(base: Any, override: Any, path: str = "") -> None:
     """An override must have its default's kind (a number for a number...); null defaults take anything."""
     if isinstance(base, dict) and isinstance(override, dict):
@@ -62,15 +72,10 @@ def check_types(base: Any, override: Any, path: str = "") -> None:
         return
     if base is None or override is None:
         return
-    kinds = [(bool, "true or false"), ((int, float), "a number"), (str, "a string"), (list, "a list"),
-             (dict, "a mapping")]
-    for kind, words in kinds:
-        if isinstance(base, kind) and not (kind is not bool and isinstance(base, bool)):
-            number_for_number = kind == (int, float) and isinstance(override, bool)
-            if not isinstance(override, kind) or number_for_number:
-                raise UserError(f"{path} must be {words} (default {base!r}), not {override!r}; "
-                                f"fix it with --set {path}=...")
-            return
+    expected = _kind(base)
+    if expected is not None and _kind(override) != expected:
+        raise UserError(f"{path} must be {expected} (default {base!r}), not {override!r}; "
+                        f"fix it with --set {path}=...")
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -156,8 +161,8 @@ def resolve(*, method: str, dataset: str, profile: str = "cpu", seed: int | None
         names = [n for n in names.split(",") if n]
     for name in names:
         base["metrics"][name] = plugin_layer(metrics.get(name), profile)
-    check_types({k: v for k, v in base.items() if k != "metrics"} | {"metrics": {
-        k: v for k, v in base["metrics"].items() if k != "names"}}, overrides)
+    # metrics.names may be given as a list or as one comma-separated string (handled above).
+    check_types({**base, "metrics": {k: v for k, v in base["metrics"].items() if k != "names"}}, overrides)
     resolved = merge(base, overrides)
     resolved["metrics"]["names"] = list(names)
     return resolved
