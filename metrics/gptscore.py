@@ -115,7 +115,11 @@ class GPTScore(Metric):
         "max_reasks": 3,  # per sample, on unparseable or out-of-range replies
         "batch_size": 8,  # hf judge
     }
-    profiles = {"cpu": {}, "paper": {"judge": "openai", "model": "gpt-3.5-turbo"}}
+    # XRec's evaluation/metrics.py calls gpt-3.5-turbo with nothing but the messages, so the API's
+    # defaults apply: temperature 1.0 and no token limit. The paper profile sends the same; the
+    # lenient parser, the re-asks and the seed stay (each recorded in the result's config / extra).
+    profiles = {"cpu": {}, "paper": {"judge": "openai", "model": "gpt-3.5-turbo", "temperature": 1.0,
+                                     "max_tokens": None}}
 
     def score(self, predictions: Sequence[str], references: Sequence[str],
               ctx: RunContext) -> dict[str, MetricResult]:

@@ -31,7 +31,8 @@ class OpenAIChatJudge:
         self.base_url = str(config.get("base_url") or "").rstrip("/")
         self.key_variable = config.get("api_key_env") or "OPENAI_API_KEY"
         self.temperature = float(config.get("temperature", 0.0))
-        self.max_tokens = int(config.get("max_tokens", 8))
+        limit = config.get("max_tokens", 8)
+        self.max_tokens = None if limit is None else int(limit)  # None: not sent (the API's own default)
         self.concurrency = max(1, int(config.get("concurrency", 8)))
         self.timeout_s = float(config.get("timeout_s", 60.0))
         self.max_retries = int(config.get("max_retries", 5))
@@ -64,8 +65,9 @@ class OpenAIChatJudge:
 
     def ask(self, messages: list[dict[str, str]], seed: int) -> str:
         """One chat completion's text ("" when the body is not a chat completion: the caller re-asks)."""
-        body = {"model": self.model, "messages": messages, "temperature": self.temperature,
-                "max_tokens": self.max_tokens, "seed": seed, "n": 1}
+        body = {"model": self.model, "messages": messages, "temperature": self.temperature, "seed": seed, "n": 1}
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
         problem = ""
         for attempt in range(self.max_retries + 1):
             wait_s = min(self.backoff_s * 2 ** attempt, MAX_BACKOFF_S)

@@ -175,3 +175,17 @@ def test_a_local_hf_judge_batches_like_single_calls_and_counts_what_it_cannot_pa
     assert result.config["judge"] == "hf" and result.config["model"] == "smollm2-135m-instruct"
     if not parsed:
         assert result.status == "skipped" and result.extra["unparseable_examples"]
+
+
+def test_paper_profile_calls_the_judge_as_xrec_does(tmp_path):
+    """XRec's evaluation sends only the messages: the API defaults (temperature 1.0, no token cap) apply."""
+    from benchmark.config import plugin_layer
+
+    paper = plugin_layer(GPTScore, "paper")
+    assert paper["model"] == "gpt-3.5-turbo" and paper["temperature"] == 1.0 and paper["max_tokens"] is None
+    with ScriptedJudge(SCRIPT) as server:
+        result = score({**paper, "model": "judge-test", "base_url": server.url,
+                        "api_key_env": "XREC_TEST_JUDGE_KEY", "timeout_s": 5.0}, tmp_path)
+        body = server.requests[0]
+    assert body["temperature"] == 1.0 and "max_tokens" not in body
+    assert result.status == "ok" and result.config["temperature"] == 1.0 and result.config["max_tokens"] is None
