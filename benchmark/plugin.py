@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark.records import DatasetSplits, Record
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 def _no_progress(iterable: Iterable, **_: Any) -> Iterable:
@@ -49,6 +52,23 @@ class MetricResult:
         return cls(None, None, 0, None, config, higher_is_better, level, "skipped", reason)
 
 
+class Explanation(str):
+    """An explanation that also says how it was decoded. It is a ``str``, so a method may return these
+    or plain strings from ``explain``.
+
+    ``decoding`` holds ``new_tokens`` (tokens generated, the end-of-turn token included) and ``stop``:
+    ``"eos"`` when the model ended its turn, ``"max_new_tokens"`` when the token cap cut it off. The
+    runner keeps it beside the prediction and summarises it in result.json (``method.generation``).
+    """
+
+    decoding: dict[str, Any]
+
+    def __new__(cls, text: str, decoding: dict[str, Any] | None = None) -> Self:
+        explanation = super().__new__(cls, text)
+        explanation.decoding = dict(decoding or {})
+        return explanation
+
+
 class Method:
     """An explanation generator. Subclasses register with ``@methods.register(name, summary=...)``.
 
@@ -77,7 +97,7 @@ class Method:
         return None
 
     def explain(self, records: Sequence[Record], ctx: RunContext) -> list[str]:
-        """One explanation per record (records carry no reference)."""
+        """One explanation per record (records carry no reference): a ``str`` or an ``Explanation``."""
         raise NotImplementedError
 
     def save(self, directory: Path) -> None:

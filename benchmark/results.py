@@ -53,6 +53,17 @@ def write_samples(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows))
 
 
+def decoding_summary(predictions: Iterable[str]) -> dict[str, Any] | None:
+    """How decoding ended, over the predictions that say so (``Explanation.decoding``); None if none do."""
+    found = [p.decoding for p in predictions if getattr(p, "decoding", None)]
+    if not found:
+        return None
+    n = len(found)
+    return {"n": n, "stopped_at_eos": sum(d.get("stop") == "eos" for d in found) / n,
+            "hit_max_new_tokens": sum(d.get("stop") == "max_new_tokens" for d in found) / n,
+            "mean_new_tokens": sum(d.get("new_tokens", 0) for d in found) / n}
+
+
 def read_result(path: Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 

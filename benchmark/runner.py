@@ -20,13 +20,14 @@ from typing import Any
 
 from benchmark import config as run_config
 from benchmark.errors import MetricUnavailable, UserError
-from benchmark.plugin import Method, MetricResult, RunContext
+from benchmark.plugin import Explanation, Method, MetricResult, RunContext
 from benchmark.records import DatasetSplits, Record
 from benchmark.registry import datasets, methods, metrics
 from benchmark.results import (
     SCHEMA_VERSION,
     atomic_write_json,
     atomic_write_text,
+    decoding_summary,
     environment,
     metric_payload,
     read_result,
@@ -96,8 +97,9 @@ def test_records(splits: DatasetSplits, method_cls: type[Method]) -> list[Record
     return splits.test
 
 
-def read_predictions(directory: Path) -> dict[str, str]:
-    """Every prediction written so far by any shard (later lines win; a torn last line is ignored)."""
+def read_predictions(directory: Path) -> dict[str, Explanation]:
+    """Every prediction written so far by any shard, with its decoding record where the method gave one
+    (later lines win; a torn last line is ignored)."""
     found: dict[str, str] = {}
     for path in sorted(directory.glob("*.jsonl")) if directory.is_dir() else []:
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -105,7 +107,7 @@ def read_predictions(directory: Path) -> dict[str, str]:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            found[row["sample_id"]] = row["prediction"]
+            found[row["sample_id"]] = Explanation(row["prediction"], row.get("decoding"))
     return found
 
 
@@ -146,6 +148,8 @@ def write_run(run_dir: Path, config: dict[str, Any], records: Sequence[Record], 
         rows.append({"sample_id": record.sample_id, "uid": record.uid, "iid": record.iid,
                      "reference": record.explanation, "prediction": prediction,
                      "scores": {name: values[index] for name, values in sorted(per_sample.items())}})
+        if getattr(prediction, "decoding", None):
+            rows[-1]["decoding"] = prediction.decoding
     write_samples(run_dir / "samples.jsonl", rows)
     result = {
         "schema_version": SCHEMA_VERSION, "run_id": run_dir.name, "complete": True,
@@ -202,7 +206,10 @@ def explain_missing(method: Method, records: Sequence[Record], done: dict[str, s
                 raise RuntimeError(f"{type(method).__name__}.explain returned {len(outputs)} items for "
                                    f"{len(chunk)} records (must be one str per record)")
             for record, output in zip(chunk, outputs):
-                out.write(json.dumps({"sample_id": record.sample_id, "prediction": output}, ensure_ascii=False) + "\n")
+                row = {"sample_id": record.sample_id, "prediction": output}
+                if getattr(output, "decoding", None):
+                    row["decoding"] = output.decoding
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
                 done[record.sample_id] = output
             out.flush()
             os.fsync(out.fileno())
@@ -270,6 +277,9 @@ def run(config: dict[str, Any], output_dir: Path, *, shard: tuple[int, int] | No
     if splits.released is not None:
         dataset_info["released_predictions"] = splits.card.get("released_predictions")
     method_info = {"name": method_cls.name, "version": method_cls.version, "config": config["method"]}
+    generation = decoding_summary(predictions)
+    if generation is not None:
+        method_info["generation"] = generation
     return write_run(run_dir, config, records, predictions, metric_payloads, per_sample,
                      dataset_info=dataset_info, method_info=method_info, training=training,
                      stages=stages, device=device)

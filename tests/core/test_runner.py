@@ -7,7 +7,7 @@ import pytest
 
 from benchmark import config as run_config
 from benchmark.errors import UserError
-from benchmark.plugin import Method
+from benchmark.plugin import Explanation, Method
 from benchmark.registry import methods
 from benchmark.runner import read_predictions, run
 
@@ -130,3 +130,34 @@ def test_release_free_memory_returns_freed_small_blocks_to_the_system():
     del blocks
     release_free_memory()
     assert current_rss_mb() - before < 100
+
+
+class DecodingEcho(CountingEcho):
+    """Says how each explanation was decoded: every third one hit the token cap."""
+
+    def explain(self, records, ctx):
+        texts = super().explain(records, ctx)
+        return [Explanation(text, {"new_tokens": 12 if r.uid % 3 else 64,
+                                   "stop": "eos" if r.uid % 3 else "max_new_tokens"})
+                for text, r in zip(texts, records)]
+
+
+methods.add("decoding-echo", DecodingEcho, summary="test double")
+
+
+def test_decoding_records_survive_a_resume_and_are_summarised(tmp_path, mirror):
+    config = run_config.resolve(method="decoding-echo", dataset="yelp-mini", metric_names=["usr"], limit=100,
+                                assignments=["runtime.explain_chunk=16"])
+    CountingEcho.fail_after = 3
+    with pytest.raises(Interrupted):
+        run(config, tmp_path, log=lambda _: None)
+    CountingEcho.fail_after = None
+    path = run(config, tmp_path, log=lambda _: None)
+    samples = [json.loads(line) for line in (path.parent / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 100 and all(row["decoding"]["stop"] in ("eos", "max_new_tokens") for row in samples)
+    capped = [row["uid"] % 3 == 0 for row in samples]
+    generation = json.loads(path.read_text())["method"]["generation"]
+    assert generation["n"] == 100
+    assert generation["hit_max_new_tokens"] == pytest.approx(sum(capped) / 100)
+    assert generation["stopped_at_eos"] == pytest.approx(1 - sum(capped) / 100)
+    assert generation["mean_new_tokens"] == pytest.approx((64 * sum(capped) + 12 * (100 - sum(capped))) / 100)
