@@ -35,6 +35,19 @@ ALLOWED_GLOBALS = {
     ("pandas.core.internals.managers", "SingleBlockManager"),
     ("pandas.core.internals.blocks", "new_block"),
     ("pandas._libs.internals", "_unpickle_block"),
+    # pandas 3 pickles name the public classes, and keeps str columns as pyarrow-backed arrays
+    ("builtins", "bytearray"),
+    ("_codecs", "encode"),  # protocol 2 writes bytes as _codecs.encode(text, "latin1")
+    ("pandas", "DataFrame"),
+    ("pandas", "Series"),
+    ("pandas", "Index"),
+    ("pandas", "RangeIndex"),
+    ("pandas", "StringDtype"),
+    ("pandas.arrays", "ArrowStringArray"),
+    ("pandas.arrays", "StringArray"),
+    ("pyarrow.lib", "_restore_array"),
+    ("pyarrow.lib", "py_buffer"),
+    ("pyarrow.lib", "type_for_alias"),
 }
 
 
@@ -42,10 +55,15 @@ class RefusedPickle(UserError):
     """The pickle asked for something outside the allow-list."""
 
 
+class ForbiddenGlobal(pickle.UnpicklingError):
+    """The pickle names a callable outside the allow-list (a malformed pickle raises the plain error)."""
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(f"{module}.{name}")
+        # Protocol 2 names Python 2's __builtin__, which find_class maps to builtins.
+        if ({"__builtin__": "builtins"}.get(module, module), name) not in ALLOWED_GLOBALS:
+            raise ForbiddenGlobal(f"{module}.{name}")
         return super().find_class(module, name)
 
 
@@ -58,12 +76,15 @@ def load_pickle(path: str | Path) -> Any:
         raise UserError(f"Pickle file {path} does not exist; check the path.") from None
     try:
         return RestrictedUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as exc:
+    except ForbiddenGlobal as exc:
         raise RefusedPickle(f"Refused to load {path}: it asks to run {exc}, which a data file never "
                             f"needs; only DataFrames and lists of str are accepted.") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
-        raise UserError(f"{path} is not a readable pickle ({exc.__class__.__name__}); re-fetch or "
-                        f"replace the file.") from None
+    except Exception as exc:  # noqa: BLE001 - any failure of the allowed constructors is a bad file
+        # Malformed or truncated data (UnpicklingError, EOFError...), or allowed constructors fed
+        # values they reject (complex(10**400) overflows): the file is broken, not the program.
+        detail = str(exc).splitlines()[0][:120].rstrip(".") if str(exc) else ""
+        raise UserError(f"{path} is not a readable pickle ({exc.__class__.__name__}"
+                        f"{': ' + detail if detail else ''}); re-fetch or replace the file.") from None
 
 
 def load_dataframe(path: str | Path):

@@ -4,6 +4,7 @@ import pickle
 import pytest
 
 from benchmark.data.safe_pickle import RefusedPickle, load_dataframe, load_pickle, load_string_list
+from benchmark.errors import UserError
 from tests.conftest import run_cli
 
 
@@ -59,3 +60,35 @@ def test_malicious_predictions_file_is_refused_by_score(tmp_path, mirror):
                    "--output-dir", str(tmp_path / "runs"))
     assert done.returncode == 2 and "Refused to load" in done.stderr
     assert not marker.exists() and not (tmp_path / "runs").exists()
+
+
+class HugeComplex:
+    def __reduce__(self):
+        return (complex, (10**400,))
+
+
+@pytest.mark.parametrize("problem", ["truncated", "overflow", "not-a-pickle"])
+def test_a_broken_pickle_gets_one_sentence_that_says_what_is_wrong(tmp_path, problem):
+    path = tmp_path / "broken.pkl"
+    if problem == "truncated":
+        path.write_bytes(pickle.dumps(["a", "b", "c"] * 100)[:-40])
+    elif problem == "overflow":
+        path.write_bytes(pickle.dumps(HugeComplex()))
+    else:
+        path.write_bytes(b"this is plain text, not a pickle\n")
+    with pytest.raises(UserError) as raised:
+        load_pickle(path)
+    message = str(raised.value)
+    assert "asks to run" not in message and "is not a readable pickle" in message
+    assert "\n" not in message and message.endswith(".")
+
+
+def test_a_dataframe_pickled_by_the_installed_pandas_loads(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"uid": [1, 2], "iid": [3, 4], "title": ["a", "b"], "user_summary": ["u", "v"],
+                          "item_summary": ["i", "j"], "explanation": ["e", "f"]})
+    for protocol in (2, 4, pickle.HIGHEST_PROTOCOL):
+        path = tmp_path / f"frame-{protocol}.pkl"
+        frame.to_pickle(path, protocol=protocol)
+        assert load_dataframe(path).equals(frame)
