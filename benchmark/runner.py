@@ -20,6 +20,7 @@ from typing import Any
 
 from benchmark import config as run_config
 from benchmark.errors import MetricUnavailable, UserError
+from benchmark.line_files import split_lines
 from benchmark.plugin import Explanation, Method, MetricResult, RunContext
 from benchmark.records import DatasetSplits, Record
 from benchmark.registry import datasets, methods, metrics
@@ -102,7 +103,7 @@ def read_predictions(directory: Path) -> dict[str, Explanation]:
     (later lines win; a torn last line is ignored)."""
     found: dict[str, str] = {}
     for path in sorted(directory.glob("*.jsonl")) if directory.is_dir() else []:
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in split_lines(path.read_text(encoding="utf-8")):
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:

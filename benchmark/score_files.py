@@ -9,6 +9,7 @@ from typing import Any
 from benchmark import config as run_config
 from benchmark.data.safe_pickle import load_string_list
 from benchmark.errors import UserError
+from benchmark.line_files import split_lines
 from benchmark.models import sha256_of
 from benchmark.plugin import RunContext
 from benchmark.records import Record
@@ -18,15 +19,21 @@ from benchmark.stages import StageLog
 
 
 def read_texts(path: str | Path, key: str) -> list[str]:
-    """Texts from .jsonl (a string per line, or objects with ``key``), .txt (one per line) or .pkl (list of str)."""
+    """Texts from .jsonl (a string per line, or objects with ``key``), .txt (one per line) or .pkl (list of str).
+
+    Lines end at ``\\n`` only (``benchmark.line_files``): a .txt of N lines is N texts, whatever else they hold.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a directory; pass a .jsonl, .txt or .pkl file (a run's predictions are "
+                        f"in its samples.jsonl).")
     if not path.is_file():
         raise UserError(f"{path} does not exist; pass an existing .jsonl, .txt or .pkl file.")
     if path.suffix in (".pkl", ".pickle"):
         texts = load_string_list(path)
     else:
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines = split_lines(path.read_text(encoding="utf-8"))
         except UnicodeDecodeError as exc:
             raise UserError(f"{path} is not UTF-8 text (bad byte at offset {exc.start}); re-encode it as UTF-8.") from None
         if path.suffix == ".jsonl":
@@ -49,6 +56,8 @@ def read_texts(path: str | Path, key: str) -> list[str]:
             raise UserError(f"{path} has suffix {path.suffix!r}; use .jsonl, .txt or .pkl.")
     if not texts:
         raise UserError(f"{path} holds no {key}s; it must not be empty.")
+    if not any(text.strip() for text in texts):
+        raise UserError(f"{path} holds only blank {key}s; it must hold at least one non-blank line.")
     return texts
 
 

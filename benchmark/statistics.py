@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import UserError
+from benchmark.line_files import split_lines
 
 DEFAULT_RESAMPLES = 1000
 
@@ -69,7 +70,7 @@ def _read_samples(run_dir: Path) -> dict[str, dict[str, float]]:
     if not path.is_file():
         raise UserError(f"{run_dir} has no samples.jsonl; pass the directory of a finished run.")
     scores = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in split_lines(path.read_text(encoding="utf-8")):
         if line.strip():
             row = json.loads(line)
             scores[str(row["sample_id"])] = row.get("scores") or {}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import MetricUnavailable
+from benchmark.line_files import split_lines
 from benchmark.plugin import Metric, MetricResult, RunContext
 from benchmark.registry import metrics
 from metrics.per_sample import summarise
@@ -72,7 +73,7 @@ class JudgeCache:
         self._lock = threading.Lock()
         self._scores: dict[str, float] = {}
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in split_lines(path.read_text(encoding="utf-8")):
                 try:
                     row = json.loads(line)
                     self._scores[row["key"]] = float(row["score"])
