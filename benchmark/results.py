@@ -1,4 +1,5 @@
-"""Result files: atomic writes, the result.json record, samples.jsonl, and the environment stamp."""
+"""Result files: the result.json record, samples.jsonl, and the environment stamp (written atomically,
+by ``benchmark.atomic_files``, whose ``atomic_write_text`` callers may import from here)."""
 
 from __future__ import annotations
 
@@ -6,36 +7,18 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmark.atomic_files import atomic_write_text
 from benchmark.plugin import MetricResult
 
 SCHEMA_VERSION = 1
 RECORDED_PACKAGES = ("xrec-bench", "torch", "transformers", "torch-geometric", "bert-score", "peft",
                      "accelerate", "numpy", "pandas", "bleurt-pytorch")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; results are meant to be shared
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def atomic_write_json(path: Path, payload: Any) -> None:

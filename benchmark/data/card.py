@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.data.fetch import data_root, manifest
+from benchmark.data.fetch import data_root, file_sha256, manifest
 from benchmark.records import DatasetSplits, Record
 
 
@@ -53,6 +53,8 @@ def build_card(splits: DatasetSplits, *, release_dataset: str, note: str) -> dic
             "note": "released predictions and references are scored as published pairs; uid/iid come from "
                     "the tst.pkl record with the same reference text where one exists"}
     folder = data_root() / release_dataset
-    card["checksums"] = {file: entry.sha256 for (ds, file), entry in sorted(manifest().items())
+    # What the files hold now, as computed (each hashed once per size and mtime), not what the manifest
+    # says they should hold: a corrupt file that this run did not read shows up as a different sum.
+    card["checksums"] = {file: file_sha256(folder / file) for (ds, file), entry in sorted(manifest().items())
                          if ds == release_dataset and entry.sha256 and (folder / file).is_file()}
     return card

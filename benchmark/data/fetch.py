@@ -3,11 +3,16 @@
 Data root: ``$XREC_BENCH_DATA`` (default ``~/.cache/xrec-bench/data``), one folder per dataset.
 Source: ``--source`` (a directory or URL), else ``$XREC_BENCH_MIRROR``, else the upstream
 repository HKUDS/XRec (raw files, and Git LFS media for the large ones).
+
+A file already in the data root is trusted only after its size and sha256 match the manifest: it is
+verified when a process first uses it, and the verdict (the sha256 computed) is remembered per
+(path, size, mtime, inode) in the process and under ``<cache>/verified/data/``, as model files are.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import shutil
 import tempfile
@@ -17,14 +22,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from benchmark.atomic_files import replace_shareably
 from benchmark.errors import UserError
-from benchmark.models import sha256_of
+from benchmark.models import cache_root, sha256_of
 
 UPSTREAM_RAW = "https://raw.githubusercontent.com/HKUDS/XRec/main/data"
 UPSTREAM_LFS = "https://media.githubusercontent.com/media/HKUDS/XRec/main/data"
 RELEASE_DATASETS = ("amazon", "google", "yelp")
 # The files a full run can use; a run asks only for those it needs.
 LFS_SIZE_THRESHOLD = 4 * 1024 * 1024  # upstream keeps larger files in Git LFS
+# This process's verdicts: path -> (size, mtime_ns, inode, sha256 computed).
+_VERDICTS: dict[Path, tuple[int, int, int, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,9 @@ def _copy_from(source: str, dataset: str, name: str, entry: ManifestEntry | None
                 raise UserError(f"{dataset}/{name} from {source} has sha256 {actual}, not the "
                                 f"manifest's {entry.sha256}; refusing it (the source is corrupt or "
                                 f"a different release).")
-        os.replace(temporary, target)
+        replace_shareably(temporary, target)
+        if entry is not None and entry.sha256 is not None:
+            _remember(target, entry.sha256)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -90,26 +100,71 @@ def _download(url: str, destination: Path) -> None:
         raise FileNotFoundError(f"{url} ({exc})") from None
 
 
+def _verdict_marker(path: Path, stat: os.stat_result) -> Path:
+    where = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:16]
+    return cache_root() / "verified" / "data" / f"{where}-{stat.st_size}-{stat.st_mtime_ns}-{stat.st_ino}"
+
+
+def _remember(path: Path, digest: str) -> None:
+    stat = path.stat()
+    _VERDICTS[path] = (stat.st_size, stat.st_mtime_ns, stat.st_ino, digest)
+    marker = _verdict_marker(path, stat)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(digest, encoding="ascii")
+    except OSError:
+        pass  # an unwritable cache only costs a re-hash in the next process
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a data-root file, computed once per (size, mtime, inode) and remembered."""
+    stat = path.stat()
+    known = _VERDICTS.get(path)
+    if known is not None and known[:3] == (stat.st_size, stat.st_mtime_ns, stat.st_ino):
+        return known[3]
+    marker = _verdict_marker(path, stat)
+    digest = marker.read_text(encoding="ascii").strip() if marker.is_file() else sha256_of(path)
+    _remember(path, digest)
+    return digest
+
+
+def mismatch(entry: ManifestEntry, path: Path) -> str | None:
+    """How a file in the data root differs from its manifest entry (size first: cheap), or None."""
+    if entry.size is not None and path.stat().st_size != entry.size:
+        return f"has {path.stat().st_size:,} bytes, not the manifest's {entry.size:,}"
+    if entry.sha256 is not None and (actual := file_sha256(path)) != entry.sha256:
+        return f"has sha256 {actual}, not the manifest's {entry.sha256}"
+    return None
+
+
 def ensure_file(dataset: str, name: str, source: str | None = None) -> Path:
-    """The path of a release file in the data root, fetching and verifying it first if it is missing."""
+    """The path of a verified release file in the data root, fetching it first if it is missing."""
     entries = manifest()
     entry = entries.get((dataset, name))
     if entry is None:
         raise UserError(f"{name} is not a file of the XRec {dataset} release; see `xrec-bench data info`.")
     target = data_root() / dataset / name
     if target.is_file():
+        problem = mismatch(entry, target)
+        if problem is not None:
+            raise UserError(f"{dataset}/{name} in the data root {data_root()} {problem} (edited, truncated or "
+                            f"another release); run `xrec-bench data fetch {dataset}` to replace it.")
         return target
-    source = source or default_source()
+    _fetch(dataset, name, entry, source or default_source(), "is not in")
+    return target
+
+
+def _fetch(dataset: str, name: str, entry: ManifestEntry, source: str, why: str) -> None:
+    """Copy one file from ``source`` into the data root; ``why`` says how the data root lacks it."""
     try:
-        _copy_from(source, dataset, name, entry, target)
+        _copy_from(source, dataset, name, entry, data_root() / dataset / name)
     except FileNotFoundError as exc:
         lfs = " (upstream keeps it in Git LFS)" if entry.size is None or entry.size > LFS_SIZE_THRESHOLD else ""
         raise UserError(
-            f"{dataset}/{name} is not in the data root {data_root()} and could not be fetched from "
+            f"{dataset}/{name} {why} the data root {data_root()} and could not be fetched from "
             f"{source} ({exc}); run `xrec-bench data fetch {dataset} --source DIR_OR_URL` with a copy "
             f"of the XRec release{lfs}, or set XREC_BENCH_MIRROR."
         ) from None
-    return target
 
 
 def available_files(dataset: str) -> list[str]:
@@ -124,14 +179,22 @@ def fetch_dataset(dataset: str, source: str | None = None, files: list[str] | No
         raise UserError(f"Unknown release dataset {dataset!r}; choose one of: {', '.join(RELEASE_DATASETS)}.")
     status = {}
     for name in files or available_files(dataset):
-        if (data_root() / dataset / name).is_file():
+        target = data_root() / dataset / name
+        entry = manifest().get((dataset, name))
+        problem = mismatch(entry, target) if entry is not None and target.is_file() else None
+        if target.is_file() and problem is None:
             status[name] = "present"
             continue
         try:
+            if problem is not None:
+                _fetch(dataset, name, entry, source or default_source(), f"{problem} in")
+                status[name] = f"replaced (the copy in the data root {problem})"
+                continue
             ensure_file(dataset, name, source)
             status[name] = "fetched"
         except UserError:
             if name in required or files:
                 raise
-            status[name] = f"not available from {source or default_source()}"
+            status[name] = (f"{'corrupt, ' + problem + '; ' if problem else ''}"
+                            f"not available from {source or default_source()}")
     return status
