@@ -118,8 +118,8 @@ def _converted_dir(model: OfflineModel, gguf_path: Path) -> Path:
         del config.quantization_config
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(loaded.state_dict())
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    # No pad token is invented here: a pad = eos (here <|im_start|>) would share its id with real text;
+    # each consumer adds a pad token of its own (XRec and PEPLER) or pads by attention mask.
     staging = target.with_name(target.name + ".partial")
     plain.save_pretrained(staging, safe_serialization=True)
     tokenizer.save_pretrained(staging)

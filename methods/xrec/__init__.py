@@ -22,7 +22,8 @@ LIGHTGCN_PAPER = {"embedding_dim": 64, "num_layers": 4, "lr": 1e-3, "batch_size"
                   "max_epochs": 300, "patience": 10, "eval_k": 20}
 
 CHOICES = {"injection": ("all-layers", "input-only", "none"), "adapter": ("moe", "linear"),
-           "graph_embeddings": ("lightgcn", "random", "official"), "prompt_format": ("official", "chat-template")}
+           "graph_embeddings": ("lightgcn", "random", "official"), "prompt_format": ("official", "chat-template"),
+           "new_token_init": ("mean", "normal")}
 
 
 @methods.register("xrec", summary="XRec: LightGCN graph tokens + MoE adapters injected into a frozen LLM")
@@ -35,6 +36,10 @@ class XRec(Method):
         # (frozen weights are not in autocast's cast cache), which dominated CPU decoding steps.
         "dtype": "float32",
         "prompt_format": "chat-template",
+        "add_bos": False,  # also let the tokenizer add its BOS (XRec's code does, after its own "<s>")
+        # Rows of the added tokens: "mean" of the existing rows, or "normal" N(0, initializer_range) from
+        # a generator seeded with 0 (what transformers' resize_token_embeddings did in XRec's version).
+        "new_token_init": "mean",
         "item_word": None,  # null: "book" for Amazon, "business" otherwise
         # Ablations (each appears in the run id through the config hash):
         "profiles_in_prompt": True,
@@ -48,15 +53,28 @@ class XRec(Method):
         "lightgcn": dict(LIGHTGCN_PAPER),
         "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1, "bf16": False,
                      "log_every": 50, "valid_records": 64, "max_target_tokens": 128, "warmup_steps": 0,
+                     # "target": the loss covers the tokens after the prompt; "explain-token": also the
+                     # prediction of <EXPLAIN_POS> itself (XRec's Explainer.loss masks before the shift).
+                     "loss_start": "target",
                      "attention": None},  # null: as loaded (transformers' default, sdpa); or eager | sdpa
+        # Decoding stops at the backbone's end-of-turn token(s); sampling is seeded per record.
         "generation": {"max_new_tokens": 128, "batch_size": 16, "do_sample": False, "temperature": 0.6,
-                       "top_p": 0.9, "repetition_penalty": 1.0, "use_cache": True, "bf16": False, "attention": None},
+                       "top_k": 0, "top_p": 0.9, "repetition_penalty": 1.0, "use_cache": True, "bf16": False,
+                       "suppress_xrec_tokens": True,  # never generate <USER_EMBED>/<ITEM_EMBED>/<EXPLAIN_POS>
+                       "attention": None},
         "lora": {"enabled": False, "r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ["q_proj", "v_proj"]},
     }
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
+        # XRec's released code (explainer/): LLaMA-2-7B-chat in 8-bit, its chat text tokenised with a second
+        # BOS, transformers' normal init of the added rows, the loss from <EXPLAIN_POS> on, Adam 1e-4 at
+        # batch 1 for one epoch, and generate() under LLaMA-2-chat's generation config (sampling at
+        # temperature 0.6, top-p 0.9 and transformers' default top-k 50), stopping at </s>.
         "paper": {"backbone": "meta-llama/Llama-2-7b-chat-hf", "load_in_8bit": True, "prompt_format": "official",
-                  "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1, "bf16": False},
-                  "generation": {"batch_size": 16}},
+                  "add_bos": True, "new_token_init": "normal",
+                  "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1, "bf16": False,
+                               "loss_start": "explain-token"},
+                  "generation": {"batch_size": 16, "do_sample": True, "temperature": 0.6, "top_k": 50,
+                                 "top_p": 0.9, "repetition_penalty": 1.0, "suppress_xrec_tokens": False}},
         "cpu": {"backbone": "smollm2-135m-instruct", "prompt_format": "chat-template", "dtype": "bfloat16",
                 "lightgcn": {"batch_size": 8192, "max_epochs": 20},
                 # lr 1e-3 learns fastest over the full mini split (valid loss after 50 steps: 3.191 at 1e-3,
@@ -94,12 +112,13 @@ class XRec(Method):
         """Backbone, prompt builder, adapters and hooks for a dataset (shared by fit and load)."""
         from methods.xrec import adapter, backbone, injection, prompting, training
 
-        model = backbone.load_backbone(self._cfg("backbone"), device, self._cfg("load_in_8bit"), self._cfg("dtype"))
+        model = backbone.load_backbone(self._cfg("backbone"), device, self._cfg("load_in_8bit"), self._cfg("dtype"),
+                                       self._cfg("new_token_init"))
         if self._cfg("lora")["enabled"]:
             backbone.add_lora(model, self._cfg("lora"))
         word = self._cfg("item_word") or prompting.item_word(dataset)
         builder = prompting.PromptBuilder(self._cfg("prompt_format"), word, self._cfg("profiles_in_prompt"),
-                                          model.tokenizer)
+                                          model.tokenizer, self._cfg("add_bos"))
         dim = embeddings.user.shape[1]
         make = [adapter.build_adapter(self._cfg("adapter"), dim, model.hidden_size, self._cfg("num_experts"),
                                       self._cfg("adapter_dropout")) for _ in range(2)]

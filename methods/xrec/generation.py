@@ -1,12 +1,27 @@
-"""Batched generation: left padding, KV cache, explicit decoding settings, injection on the prompt pass."""
+"""Batched generation: left padding, KV cache, explicit decoding settings, injection on the prompt pass.
+
+Decoding stops at the backbone's end-of-turn token(s) (``Backbone.end_of_turn_ids``), and every output
+says whether it did (``Explanation.decoding``). Sampling draws each record's tokens from a generator
+seeded by the run seed and the record's sample id, so batching, chunking and sharding do not change
+which random numbers a record gets.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList
+from transformers.generation.logits_process import (
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
+from benchmark.plugin import Explanation
 from benchmark.records import Record
 from methods.xrec.backbone import Backbone, use_attention
 from methods.xrec.injection import CollaborativeInjector
@@ -23,43 +38,105 @@ def left_padded(rows: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, t
     return ids, mask
 
 
-def decoding_kwargs(cfg: dict[str, Any], backbone: Backbone) -> dict[str, Any]:
+class SparingRepetitionPenalty(LogitsProcessor):
+    """transformers' repetition penalty, except on ``spared`` ids: the end-of-turn token occurs in every
+    chat prompt, and penalising it would keep the model from ending its turn."""
+
+    def __init__(self, penalty: float, spared: Sequence[int]):
+        self.inner = RepetitionPenaltyLogitsProcessor(penalty)
+        self.spared = torch.tensor(list(spared), dtype=torch.long)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        kept = scores[:, self.spared].clone()
+        scores = self.inner(input_ids, scores)
+        scores[:, self.spared] = kept
+        return scores
+
+
+def record_seed(seed: int, sample_id: str) -> int:
+    """A record's own sampling seed: the same whatever batch, chunk or shard the record is in."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{sample_id}".encode()).digest()[:8], "little") >> 1
+
+
+class PerRecordSampler(LogitsProcessor):
+    """Sampling (temperature, top-k, top-p, then a multinomial draw) with one generator per batch row.
+
+    It leaves only the drawn token finite, so ``generate`` runs greedily on top of it; each row's
+    draws come from its own generator and do not depend on the other rows of the batch.
+    """
+
+    def __init__(self, seeds: Sequence[int], temperature: float, top_k: int, top_p: float):
+        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+        self.warpers = [TemperatureLogitsWarper(temperature)]
+        if top_k:
+            self.warpers.append(TopKLogitsWarper(top_k))
+        if top_p < 1.0:
+            self.warpers.append(TopPLogitsWarper(top_p))
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        for warper in self.warpers:
+            scores = warper(input_ids, scores)
+        probabilities = torch.softmax(scores.float(), dim=-1).cpu()
+        drawn = torch.stack([torch.multinomial(row, 1, generator=generator)[0]
+                             for row, generator in zip(probabilities, self.generators)])
+        only = torch.full_like(scores, -float("inf"))
+        only[torch.arange(len(drawn)), drawn.to(scores.device)] = 0.0
+        return only
+
+
+def decoding_kwargs(cfg: dict[str, Any], backbone: Backbone, stop_ids: Sequence[int],
+                    seeds: Sequence[int]) -> dict[str, Any]:
     """Every decoding setting spelled out, so the backbone's own generation config never applies."""
-    kwargs = {"max_new_tokens": cfg["max_new_tokens"], "do_sample": cfg["do_sample"], "num_beams": 1,
-              "use_cache": cfg.get("use_cache", True), "pad_token_id": backbone.tokenizer.pad_token_id,
-              "eos_token_id": backbone.tokenizer.eos_token_id, "suppress_tokens": backbone.special_ids,
-              "repetition_penalty": cfg.get("repetition_penalty", 1.0)}
+    processors = LogitsProcessorList()
+    if cfg["repetition_penalty"] != 1.0:
+        processors.append(SparingRepetitionPenalty(cfg["repetition_penalty"], stop_ids))
     if cfg["do_sample"]:
-        kwargs.update(temperature=cfg["temperature"], top_p=cfg["top_p"], top_k=0)
-    else:
-        kwargs.update(temperature=None, top_p=None, top_k=None)
+        processors.append(PerRecordSampler(seeds, cfg["temperature"], cfg["top_k"], cfg["top_p"]))
+    kwargs = {"max_new_tokens": cfg["max_new_tokens"], "do_sample": False, "num_beams": 1,
+              "use_cache": cfg["use_cache"], "pad_token_id": backbone.tokenizer.pad_token_id,
+              "eos_token_id": list(stop_ids), "logits_processor": processors,
+              "temperature": None, "top_p": None, "top_k": None}
+    if cfg["suppress_xrec_tokens"]:
+        kwargs["suppress_tokens"] = backbone.special_ids
     return kwargs
+
+
+def decoding_record(tokens: Sequence[int], stop_ids: Sequence[int], max_new_tokens: int) -> dict[str, Any]:
+    """How one row's decoding ended: the new tokens up to the first end-of-turn (included), and why."""
+    stops = [i for i, token in enumerate(tokens) if token in stop_ids]
+    if stops:
+        return {"new_tokens": stops[0] + 1, "stop": "eos"}
+    return {"new_tokens": len(tokens), "stop": "max_new_tokens" if len(tokens) >= max_new_tokens else "other"}
 
 
 def generate_ids(backbone: Backbone, injector: CollaborativeInjector, prompts: Sequence[list[int]],
                  user_vectors: torch.Tensor, item_vectors: torch.Tensor, cfg: dict[str, Any],
-                 seed: int, bf16: bool = False) -> list[list[int]]:
-    """Generated token ids (prompt excluded) for one batch of tokenised prompts."""
+                 stop_ids: Sequence[int], seeds: Sequence[int], bf16: bool = False) -> list[list[int]]:
+    """Generated token ids (prompt excluded, cut after the first end-of-turn) for one batch of prompts."""
     device = user_vectors.device
     ids, mask = left_padded(prompts, backbone.tokenizer.pad_token_id)
-    torch.manual_seed(seed)
     with (torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
           injector.inject(user_vectors, item_vectors)):
         out = backbone.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                      **decoding_kwargs(cfg, backbone))
-    return [row[ids.shape[1]:].tolist() for row in out]
+                                      **decoding_kwargs(cfg, backbone, stop_ids, seeds))
+    rows = []
+    for row in out[:, ids.shape[1]:].tolist():
+        ended = decoding_record(row, stop_ids, cfg["max_new_tokens"])
+        rows.append(row[:ended["new_tokens"]])
+    return rows
 
 
 def explain(backbone: Backbone, injector: CollaborativeInjector, adapters: torch.nn.Module,
             builder: PromptBuilder, records: Sequence[Record], cfg: dict[str, Any], seed: int, device: str,
-            progress: Callable[..., Iterable] = lambda it, **_: it) -> list[str]:
+            progress: Callable[..., Iterable] = lambda it, **_: it) -> list[Explanation]:
     """Explanations in record order; batches are formed from prompts of similar length."""
     tokenizer = backbone.tokenizer
-    use_attention(backbone, cfg.get("attention"))
-    prompts = [tokenizer(builder.inference_prompt(r), add_special_tokens=False)["input_ids"] for r in records]
+    use_attention(backbone, cfg["attention"])
+    stop_ids = backbone.end_of_turn_ids(builder.fmt == "chat-template")
+    prompts = [builder.prompt_ids(builder.inference_prompt(r)) for r in records]
     order = sorted(range(len(records)), key=lambda i: len(prompts[i]))
     size = cfg["batch_size"]
-    results: dict[int, str] = {}
+    results: dict[int, Explanation] = {}
     adapters.eval()
     batches = [order[i:i + size] for i in range(0, len(order), size)]
     for batch in progress(batches, total=len(batches), desc="XRec generate"):
@@ -67,8 +144,10 @@ def explain(backbone: Backbone, injector: CollaborativeInjector, adapters: torch
         iids = torch.tensor([records[i].iid for i in batch], device=device)
         with torch.no_grad():
             user_vectors, item_vectors = adapters(uids, iids)
+        seeds = [record_seed(seed, records[i].sample_id) for i in batch]
         generated = generate_ids(backbone, injector, [prompts[i] for i in batch], user_vectors, item_vectors,
-                                 cfg, seed, cfg.get("bf16", False))
+                                 cfg, stop_ids, seeds, cfg["bf16"])
         for i, tokens in zip(batch, generated):
-            results[i] = builder.clean(tokenizer.decode(tokens, skip_special_tokens=True))
+            text = builder.clean(tokenizer.decode(tokens, skip_special_tokens=True))
+            results[i] = Explanation(text, decoding_record(tokens, stop_ids, cfg["max_new_tokens"]))
     return [results[i] for i in range(len(records))]

@@ -1,9 +1,11 @@
 """XRec prompts in two formats, and the cleaning of generated text.
 
 ``official`` reproduces the LLaMA-2 chat text of the released code, including its quirk: in
-training the reference explanation sits after ``<EXPLAIN_POS>`` INSIDE ``[INST] ... [/INST]``,
-while at test time the prompt ends with ``<EXPLAIN_POS>[/INST]`` and the output is cut at the
-first ``[``. ``chat-template`` uses the backbone tokenizer's own chat template, with the
+training the reference explanation sits after ``<EXPLAIN_POS>`` INSIDE ``[INST] ... [/INST]``
+(``<EXPLAIN_POS> {explanation}[/INST]``, no space before ``[/INST]`` and no ``</s>``), while at
+test time the prompt ends with ``<EXPLAIN_POS>[/INST]`` and the output is cut at the first ``[``.
+The released code also tokenises its ``<s>``-prefixed text with the tokenizer's own BOS, so
+LLaMA-2 sees two BOS tokens: ``add_bos`` reproduces that (paper profile). ``chat-template`` uses the backbone tokenizer's own chat template, with the
 explanation as the assistant turn (for backbones that are not LLaMA-2).
 """
 
@@ -43,7 +45,12 @@ class PromptBuilder:
     fmt: str
     word: str
     with_profiles: bool
-    tokenizer: object = None  # needed by chat-template
+    tokenizer: object = None  # needed by chat-template and by prompt_ids
+    add_bos: bool = False  # let the tokenizer add its BOS too (the released code does, before its own <s>)
+
+    def prompt_ids(self, text: str) -> list[int]:
+        """Token ids of a prompt or a whole training text, as the run's tokenisation rule makes them."""
+        return self.tokenizer(text, add_special_tokens=self.add_bos)["input_ids"]
 
     def official_prefix(self, record: Record) -> str:
         message = user_message(record, self.word, self.with_profiles)
@@ -62,7 +69,7 @@ class PromptBuilder:
         if record.explanation is None:
             raise ValueError(f"record {record.sample_id} has no reference explanation to train on")
         if self.fmt == "official":
-            return self.official_prefix(record), f" {record.explanation} [/INST]"
+            return self.official_prefix(record), f" {record.explanation}[/INST]"
         prompt = self._chat(record, None)
         full = self._chat(record, record.explanation)
         if not full.startswith(prompt):

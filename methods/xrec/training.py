@@ -50,13 +50,30 @@ class CollaborativeAdapters(nn.Module):
         return (self.user(self.lookup(self.user_table, uids)), self.item(self.lookup(self.item_table, iids)))
 
 
-def encode(records: Sequence[Record], builder: PromptBuilder, tokenizer: Any, max_target_tokens: int) -> list[Encoded]:
+LOSS_STARTS = ("explain-token", "target")
+
+
+def encode(records: Sequence[Record], builder: PromptBuilder, explain_token_id: int, max_target_tokens: int,
+           loss_start: str = "target") -> list[Encoded]:
+    """Each record's whole training text tokenised at once (as XRec does), and where its loss begins.
+
+    ``loss_start``: ``explain-token`` trains the prediction of ``<EXPLAIN_POS>`` itself and everything
+    after it (XRec's ``Explainer.loss`` masks the labels before the shift, at positions before that
+    token); ``target`` trains only the tokens after the prompt.
+    """
+    if loss_start not in LOSS_STARTS:
+        raise ValueError(f"loss_start must be one of {LOSS_STARTS}, not {loss_start!r}")
     encoded = []
     for index, record in enumerate(records):
         prompt, target = builder.training_pair(record)
-        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        target_ids = tokenizer(target, add_special_tokens=False)["input_ids"][:max_target_tokens]
-        encoded.append(Encoded(index, prompt_ids + target_ids, len(prompt_ids)))
+        prompt_ids = builder.prompt_ids(prompt)
+        ids = builder.prompt_ids(prompt + target)
+        if ids[:len(prompt_ids)] != prompt_ids:
+            raise ValueError(f"record {record.sample_id}: the prompt's tokens are not a prefix of the training "
+                             f"text's tokens")
+        ids = ids[:len(prompt_ids) + max_target_tokens]
+        start = ids.index(explain_token_id) if loss_start == "explain-token" else len(prompt_ids)
+        encoded.append(Encoded(index, ids, start))
     return encoded
 
 
@@ -142,8 +159,11 @@ def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: Collabo
     torch.manual_seed(seed)
     accelerator = Accelerator(cpu=device == "cpu", gradient_accumulation_steps=cfg["grad_accum"])
     trainable = [p for p in list(adapters.parameters()) + list(backbone.model.parameters()) if p.requires_grad]
-    encoded = encode(train_records, builder, tokenizer, cfg["max_target_tokens"])
-    valid_encoded = encode(valid_records[:cfg["valid_records"]], builder, tokenizer, cfg["max_target_tokens"])
+    def encoded_records(records: Sequence[Record]) -> list[Encoded]:
+        return encode(records, builder, backbone.explain_token_id, cfg["max_target_tokens"], cfg["loss_start"])
+
+    encoded = encoded_records(train_records)
+    valid_encoded = encoded_records(valid_records[:cfg["valid_records"]])
     history: list[dict[str, Any]] = []
     if not trainable:  # e.g. injection "none" without LoRA: nothing learns, report the valid loss only
         valid = evaluate_loss(backbone, adapters, injector, valid_records, valid_encoded, cfg, pad_id, device)

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 def main(out_dir: str, tokenizer_dir: str) -> None:
     from accelerate import PartialState
 
-    from methods.xrec import adapter, graph, prompting, training
+    from methods.xrec import XRec, adapter, graph, prompting, training
     from methods.xrec.injection import CollaborativeInjector
     from tests.xrec.synthetic import make_graph, make_records, tiny_backbone
 
@@ -25,7 +25,7 @@ def main(out_dir: str, tokenizer_dir: str) -> None:
     injector = CollaborativeInjector(tiny.model, tiny.user_token_id, tiny.item_token_id)
     builder = prompting.PromptBuilder("chat-template", "business", True, tiny.tokenizer)
     records = make_records(8, seed=1)
-    cfg = {"lr": 1e-2, "epochs": 1, "batch_size": 2, "grad_accum": 1, "bf16": False, "log_every": 1,
+    cfg = {**XRec.defaults["training"], "lr": 1e-2, "epochs": 1, "batch_size": 2, "grad_accum": 1, "bf16": False, "log_every": 1,
            "valid_records": 2, "max_target_tokens": 16}
     report = training.train(tiny, adapters, injector, builder, records, records, cfg, seed=0, device="cpu")
     state = PartialState()

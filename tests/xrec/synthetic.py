@@ -30,7 +30,7 @@ def make_graph(num_users: int = 12, num_items: int = 10, seed: int = 0) -> Inter
     return InteractionGraph(num_users, num_items, edges[:60], edges[60:70], edges[70:])
 
 
-def tiny_backbone(tokenizer_dir: str, num_kv_heads: int = 2, seed: int = 0):
+def tiny_backbone(tokenizer_dir: str, num_kv_heads: int = 2, seed: int = 0, new_token_init: str = "mean"):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
@@ -42,4 +42,4 @@ def tiny_backbone(tokenizer_dir: str, num_kv_heads: int = 2, seed: int = 0):
                          num_attention_heads=4, num_key_value_heads=num_kv_heads, max_position_embeddings=512,
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=1, eos_token_id=2,
                          tie_word_embeddings=True)
-    return from_model(LlamaForCausalLM(config).eval(), tokenizer)
+    return from_model(LlamaForCausalLM(config).eval(), tokenizer, new_token_init)

@@ -92,6 +92,7 @@ def test_unarmed_hooks_change_nothing(tiny):
 
 
 def test_generation_with_kv_cache_equals_without(tiny):
+    from methods.xrec import XRec
     from methods.xrec.generation import generate_ids
 
     injector = CollaborativeInjector(tiny.model, tiny.user_token_id, tiny.item_token_id)
@@ -99,13 +100,14 @@ def test_generation_with_kv_cache_equals_without(tiny):
     rows = [row[m.bool()].tolist() for row, m in zip(ids, mask)]
     torch.manual_seed(2)
     user, item = 3 * torch.randn(2, 64), 3 * torch.randn(2, 64)
-    cfg = {"max_new_tokens": 8, "do_sample": False, "temperature": 1.0, "top_p": 1.0}
-    cached = generate_ids(tiny, injector, rows, user, item, {**cfg, "use_cache": True}, seed=0)
-    uncached = generate_ids(tiny, injector, rows, user, item, {**cfg, "use_cache": False}, seed=0)
+    cfg = {**XRec.defaults["generation"], "max_new_tokens": 8}
+    stop, seeds = tiny.end_of_turn_ids(True), [0, 1]
+    cached = generate_ids(tiny, injector, rows, user, item, {**cfg, "use_cache": True}, stop, seeds)
+    uncached = generate_ids(tiny, injector, rows, user, item, {**cfg, "use_cache": False}, stop, seeds)
     assert cached == uncached
     assert all(len(r) == 8 for r in cached)
     # The injection matters (otherwise the comparison above would prove nothing).
-    other = generate_ids(tiny, injector, rows, -user, -item, {**cfg, "use_cache": True}, seed=0)
+    other = generate_ids(tiny, injector, rows, -user, -item, {**cfg, "use_cache": True}, stop, seeds)
     assert other != cached
     injector.remove()
 

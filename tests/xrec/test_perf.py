@@ -76,8 +76,7 @@ def test_batched_kv_cache_generation_vs_one_at_a_time(benchmark, smollm2_cpu_pro
     backbone = smollm2_cpu_profile
     adapters, injector, builder = xrec_parts(backbone, yelp)
     records = yelp.test[:32]
-    cfg = {"max_new_tokens": 64, "do_sample": False, "temperature": 1.0, "top_p": 1.0, "bf16": True,
-           "attention": cpu_profile("generation")["attention"]}
+    cfg = {**cpu_profile("generation"), "max_new_tokens": 64, "repetition_penalty": 1.0}
     produced = {}
 
     def run(batch_size):
@@ -167,7 +166,7 @@ def test_batched_bf16_training_vs_batch_one_fp32(benchmark, smollm2, smollm2_cpu
             injector.remove()
         adapters, injector, builder = xrec_parts(backbone, yelp)
         installed.append(injector)
-        encoded = training.encode(records, builder, backbone.tokenizer, 128)
+        encoded = training.encode(records, builder, backbone.explain_token_id, 128)
         batches = training.length_grouped_batches(encoded, batch_size, 0)
 
         def go():

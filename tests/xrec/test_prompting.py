@@ -13,7 +13,7 @@ def test_official_format_and_its_quirk():
     assert prompt == ("<s>[INST] <<SYS>>Explain why the user would enjoy the business within 50 words.<</SYS>>"
                       f"user record: <USER_EMBED> business record: <ITEM_EMBED> business name: {record.title} "
                       f"user profile: {record.user_profile} business profile: {record.item_profile} <EXPLAIN_POS>")
-    assert target == f" {record.explanation} [/INST]"  # the explanation sits INSIDE [INST] in training
+    assert target == f" {record.explanation}[/INST]"  # the explanation sits INSIDE [INST] in training
     assert builder.inference_prompt(record) == prompt + "[/INST]"  # ...but the test prompt closes it first
     assert builder.clean(" The user would love it. [/INST] more") == "The user would love it."
 

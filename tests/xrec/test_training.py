@@ -7,11 +7,11 @@ from itertools import pairwise
 import pytest
 import torch
 
-from methods.xrec import adapter, graph, prompting, training
+from methods.xrec import XRec, adapter, graph, prompting, training
 from methods.xrec.injection import CollaborativeInjector
 from tests.xrec.synthetic import make_graph, make_records
 
-CFG = {"lr": 3e-2, "epochs": 1, "batch_size": 4, "grad_accum": 1, "bf16": False, "log_every": 1,
+CFG = {**XRec.defaults["training"], "lr": 3e-2, "epochs": 1, "batch_size": 4, "grad_accum": 1, "bf16": False, "log_every": 1,
        "valid_records": 4, "max_target_tokens": 48}
 
 
@@ -28,7 +28,7 @@ def parts(tiny, kind="moe"):
 def test_labels_cover_the_explanation_only(tiny):
     _, _, builder = parts(tiny)
     records = make_records(2)
-    encoded = training.encode(records, builder, tiny.tokenizer, 64)
+    encoded = training.encode(records, builder, tiny.explain_token_id, 64)
     batch = training.collate(encoded, tiny.tokenizer.pad_token_id)
     for row, (record, e) in enumerate(zip(records, encoded)):
         labelled = batch["labels"][row][batch["labels"][row] != training.IGNORE].tolist()
@@ -42,7 +42,7 @@ def test_batched_loss_equals_batch_size_one(tiny):
     adapters, injector, builder = parts(tiny)
     adapters.eval()
     records = make_records(5, seed=3)
-    encoded = training.encode(records, builder, tiny.tokenizer, 48)
+    encoded = training.encode(records, builder, tiny.explain_token_id, 48)
     pad = tiny.tokenizer.pad_token_id
     with torch.no_grad():
         batched = training.batch_loss(tiny, adapters, injector, records, training.collate(encoded, pad), False)
