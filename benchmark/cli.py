@@ -80,7 +80,7 @@ def _metric_names(text: str | None) -> list[str] | None:
 @click.option("--seed", type=int)
 @click.option("--limit", type=int, help="Use at most N records of each split (quick runs).")
 @click.option("--config", "user_file", type=click.Path(), help="A YAML file of config overrides.")
-@click.option("--set", "assignments", multiple=True, help="key=value override, e.g. method.lr=1e-4 (repeatable).")
+@click.option("--set", "assignments", multiple=True, help="key=value override of a known setting, e.g. method.training.lr=1e-4 (repeatable).")
 @click.option("--output-dir", default="runs", show_default=True, type=click.Path())
 @click.option("--shard", help="i/N: explain only the i-th of N parts of the test set (merged by sample id).")
 @click.option("--overwrite", is_flag=True, help="Discard an earlier run with the same config instead of resuming it.")

@@ -6,6 +6,7 @@ The resolved config is written with every result and hashed into the run id.
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import re
@@ -76,6 +77,58 @@ def check_types(base: Any, override: Any, path: str = "") -> None:
     if expected is not None and _kind(override) != expected:
         raise UserError(f"{path} must be {expected} (default {base!r}), not {override!r}; "
                         f"fix it with --set {path}=...")
+
+
+def check_known(base: dict[str, Any], override: dict[str, Any], path: str = "") -> None:
+    """Every key of an override must exist in the layers below it, at every level of nesting."""
+    for key, value in override.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in base:
+            siblings = sorted(str(k) for k in base)
+            close = difflib.get_close_matches(str(key), siblings, n=1)
+            hint = f"did you mean {path + '.' if path else ''}{close[0]}? " if close else ""
+            raise UserError(f"Unknown setting {where}; {hint}(known{' under ' + path if path else ''}: "
+                            f"{', '.join(siblings) or 'none'}).")
+        if isinstance(value, dict) and isinstance(base[key], dict):
+            check_known(base[key], value, where)
+
+
+def normalise_numbers(base: Any, override: Any) -> Any:
+    """An override in its default's number type: 1 for a float setting is 1.0, 2.0 for an int setting
+    is 2, so that how a number was typed never changes the run id (other values are kept as given)."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {key: normalise_numbers(base[key], value) if key in base else value
+                for key, value in override.items()}
+    if isinstance(base, bool) or isinstance(override, bool):
+        return override
+    if isinstance(base, float) and isinstance(override, int):
+        return float(override)
+    if isinstance(base, int) and isinstance(override, float) and override.is_integer():
+        return int(override)
+    return override
+
+
+# Settings that count something: a whole number of at least 1 (null where it means "no cap" / "default").
+WHOLE_NUMBERS = {("limit",): "null for all records", ("runtime", "explain_chunk"): None,
+                 ("runtime", "threads"): "null for torch's default"}
+
+
+def check_whole_numbers(config: dict[str, Any]) -> None:
+    """Validate (and normalise 5.0 to 5) the counting settings of a resolved config, in place."""
+    for keys, null_means in WHOLE_NUMBERS.items():
+        parent = config
+        for key in keys[:-1]:
+            parent = parent[key]
+        value = parent.get(keys[-1])
+        if value is None and null_means:
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = parent[keys[-1]] = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            name = ".".join(keys)
+            flag = f"--{name} or " if name == "limit" else ""
+            raise UserError(f"{name} must be a whole number of at least 1{' (or ' + null_means + ')' if null_means else ''}"
+                            f", not {value!r}; fix it with {flag}--set {name}=...")
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -156,13 +209,23 @@ def resolve(*, method: str, dataset: str, profile: str = "cpu", seed: int | None
     method_cls = methods.get(method)
     base = merge(PACKAGE_DEFAULTS, {"profile": profile, "dataset": dataset,
                                     "method": {"name": method, **plugin_layer(method_cls, profile)}})
+    for key, flag, chosen in (("profile", "--profile", profile), ("dataset", "--dataset", dataset)):
+        if key in overrides and overrides[key] != chosen:
+            raise UserError(f"{key} is chosen with {flag} ({chosen!r}), not in a config file or --set; drop it there.")
+    if "name" in (overrides.get("method") or {}) and overrides["method"]["name"] != method:
+        raise UserError(f"method.name is chosen with --method ({method!r}), not in a config file or --set; "
+                        f"drop it there or pass --method {overrides['method']['name']}.")
     names = merge(base, overrides)["metrics"]["names"]
     if isinstance(names, str):
         names = [n for n in names.split(",") if n]
     for name in names:
         base["metrics"][name] = plugin_layer(metrics.get(name), profile)
+    # Settings of a metric family that is not scored are allowed (and checked) too.
+    every_family = {entry.name: plugin_layer(entry.obj, profile) for entry in metrics.entries()}
+    check_known({**base, "metrics": {**every_family, **base["metrics"]}}, overrides)
     # metrics.names may be given as a list or as one comma-separated string (handled above).
     check_types({**base, "metrics": {k: v for k, v in base["metrics"].items() if k != "names"}}, overrides)
-    resolved = merge(base, overrides)
+    resolved = merge(base, normalise_numbers(base, overrides))
     resolved["metrics"]["names"] = list(names)
+    check_whole_numbers(resolved)
     return resolved

@@ -82,7 +82,7 @@ def cache_dir() -> Path:
 
 
 def limited(splits: DatasetSplits, limit: int | None) -> DatasetSplits:
-    if not limit:
+    if limit is None:  # config.resolve refuses anything but null or a whole number >= 1
         return splits
     splits.train, splits.valid, splits.test = splits.train[:limit], splits.valid[:limit], splits.test[:limit]
     if splits.released is not None:

@@ -86,7 +86,7 @@ def test_run_id_changes_with_any_semantic_setting_but_not_runtime():
     base = make_config()
     assert run_config.run_id(base) == run_config.run_id(make_config(**{"runtime.explain_chunk": 8}))
     assert run_config.run_id(base) != run_config.run_id(make_config(seed=1))
-    assert run_config.run_id(base) != run_config.run_id(make_config(**{"method.anything": 2}))
+    assert run_config.run_id(base) != run_config.run_id(make_config(**{"metrics.bootstrap_resamples": 10}))
     assert run_config.run_id(base).startswith("s0-")
 
 
