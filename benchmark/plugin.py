@@ -84,9 +84,23 @@ class Method:
     test_split: str = "test"
     defaults: dict[str, Any] = {}
     profiles: dict[str, dict[str, Any]] = {}  # overrides per profile name ("cpu", "paper")
+    # How the runner batches ``explain``: it sorts the whole test set once by (batch_key, sample id),
+    # cuts it into batches of ``explain_batch_size`` records, and hands ``explain`` whole batches only
+    # (one or more per call, in that order), so no prediction depends on runtime.explain_chunk, the
+    # shard count or where a run was resumed. A method that batches inside ``explain`` sets this
+    # (a class attribute, or an instance attribute/property read from its config after __init__) to
+    # its batch size and keeps the order it is given; 1 means every record is explained on its own.
+    explain_batch_size: int = 1
 
     def __init__(self, config: dict[str, Any]):
         self.config = config
+
+    def batch_key(self, record: Record) -> Any:
+        """What batches are sorted by (ties go by sample id): the length of the prompt's text fields.
+
+        Override it with the method's own length (e.g. prompt tokens) if it pads batches by that.
+        """
+        return len(record.title) + len(record.user_profile) + len(record.item_profile)
 
     def fit(self, splits: DatasetSplits, ctx: RunContext) -> dict[str, Any] | None:
         """Learn from ``splits.train`` / ``splits.valid``; return the training report.

@@ -3,7 +3,12 @@
 A run lives in ``<output-dir>/<dataset>/<method>/<run-id>/``. It resumes from what it finished:
 the fitted model (``model/``), the predictions written so far (``predictions/*.jsonl``, one file
 per shard, appended chunk by chunk), and it writes ``samples.jsonl`` then ``result.json`` last,
-atomically, so a leaderboard never reads half a result.
+atomically, so a leaderboard never reads half a result. One process at a time holds a run
+(``benchmark.run_lock``).
+
+Batches are formed once over the whole test set sorted by (``Method.batch_key``, sample id), in
+``Method.explain_batch_size`` records; shards take every N-th batch and chunks, resumes and
+shards cut only between batches, so a prediction never depends on how the run was split.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import config as run_config
+from benchmark.atomic_files import fsync_directory
 from benchmark.errors import MetricUnavailable, UserError
-from benchmark.line_files import split_lines
+from benchmark.line_files import cut_torn_tail, split_lines
 from benchmark.plugin import Explanation, Method, MetricResult, RunContext
 from benchmark.records import DatasetSplits, Record
 from benchmark.registry import datasets, methods, metrics
@@ -34,6 +40,7 @@ from benchmark.results import (
     read_result,
     write_samples,
 )
+from benchmark.run_lock import run_lock
 from benchmark.stages import StageLog
 
 
@@ -191,22 +198,39 @@ def fit_or_resume(method: Method, splits: DatasetSplits, ctx: RunContext, run_di
     atomic_write_json(staging / "training.json", report)
     shutil.rmtree(model_dir, ignore_errors=True)
     staging.rename(model_dir)
+    fsync_directory(run_dir)
     return report
 
 
-def explain_missing(method: Method, records: Sequence[Record], done: dict[str, str], ctx: RunContext,
+def explain_batches(method: Method, records: Sequence[Record]) -> list[list[Record]]:
+    """The whole test set sorted by (the method's batch key, sample id), cut into its explain batches."""
+    size = int(getattr(method, "explain_batch_size", 1) or 1)
+    ordered = sorted(records, key=lambda r: (method.batch_key(r), r.sample_id))
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+
+
+def explain_missing(method: Method, batches: Sequence[Sequence[Record]], done: dict[str, str], ctx: RunContext,
                     shard_file: Path, chunk_size: int) -> None:
-    """Explain the records that have no prediction yet, appending each finished chunk to disk."""
-    todo = [r for r in records if r.sample_id not in done]
+    """Explain every batch that lacks a prediction, whole, appending each finished chunk to disk.
+
+    A chunk is as many whole batches as fit in ``chunk_size`` records (at least one); a batch cut
+    short by an interruption is explained again whole, so its predictions are the same.
+    """
+    todo = [batch for batch in batches if any(r.sample_id not in done for r in batch)]
+    per_call = max(1, chunk_size // max(1, max((len(b) for b in batches), default=1)))
+    chunks = [[r for batch in todo[i:i + per_call] for r in batch] for i in range(0, len(todo), per_call)]
     shard_file.parent.mkdir(parents=True, exist_ok=True)
-    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    cut_torn_tail(shard_file)
+    missing = sum(r.sample_id not in done for batch in todo for r in batch)
     with open(shard_file, "a", encoding="utf-8") as out:
-        for chunk in ctx.progress(chunks, total=len(chunks), desc=f"explain ({len(todo)} records)"):
+        for chunk in ctx.progress(chunks, total=len(chunks), desc=f"explain ({missing} records)"):
             outputs = method.explain([r.without_reference() for r in chunk], ctx)
             if len(outputs) != len(chunk) or not all(isinstance(o, str) for o in outputs):
                 raise RuntimeError(f"{type(method).__name__}.explain returned {len(outputs)} items for "
                                    f"{len(chunk)} records (must be one str per record)")
             for record, output in zip(chunk, outputs):
+                if record.sample_id in done:
+                    continue
                 row = {"sample_id": record.sample_id, "prediction": output}
                 if getattr(output, "decoding", None):
                     row["decoding"] = output.decoding
@@ -216,13 +240,37 @@ def explain_missing(method: Method, records: Sequence[Record], done: dict[str, s
             os.fsync(out.fileno())
 
 
+def discard_run(run_dir: Path) -> None:
+    """--overwrite: move the run away in one rename (result.json and samples.jsonl go together), then delete it."""
+    if not run_dir.exists():
+        return
+    discarded = run_dir.with_name(f".{run_dir.name}.discarded-{os.getpid()}")
+    shutil.rmtree(discarded, ignore_errors=True)
+    run_dir.rename(discarded)
+    fsync_directory(run_dir.parent)
+    (discarded / "result.json").unlink(missing_ok=True)
+    shutil.rmtree(discarded, ignore_errors=True)
+
+
 def run(config: dict[str, Any], output_dir: Path, *, shard: tuple[int, int] | None = None,
-        overwrite: bool = False, show_progress: bool = True, log: Callable[[str], None] = print) -> Path:
-    """Run one (method, dataset, config) cell; return the path of result.json (or of the shard's file)."""
+        overwrite: bool = False, show_progress: bool = True, log: Callable[[str], None] = print,
+        wait: bool = False) -> Path:
+    """Run one (method, dataset, config) cell; return the path of result.json (or of the shard's file).
+
+    Another process running the same cell is a UserError naming it, or, with ``wait``, waited for.
+    """
     method_cls = methods.get(config["method"]["name"])
+    datasets.get(config["dataset"])  # unknown names fail before anything is written
+    run_dir = Path(output_dir) / config["dataset"] / method_cls.name / run_config.run_id(config)
+    if not is_main_process():  # the other ranks of one torchrun job only train beside rank 0
+        return _run_cell(config, run_dir, method_cls, shard, overwrite, show_progress, log)
+    with run_lock(run_dir, wait=wait):
+        return _run_cell(config, run_dir, method_cls, shard, overwrite, show_progress, log)
+
+
+def _run_cell(config: dict[str, Any], run_dir: Path, method_cls: type[Method], shard: tuple[int, int] | None,
+              overwrite: bool, show_progress: bool, log: Callable[[str], None]) -> Path:
     dataset_name = config["dataset"]
-    datasets.get(dataset_name)  # unknown names fail before anything is written
-    run_dir = Path(output_dir) / dataset_name / method_cls.name / run_config.run_id(config)
     result_path = run_dir / "result.json"
     if result_path.is_file() and not overwrite and read_result(result_path).get("complete"):
         log(f"already complete: {result_path}")
@@ -237,7 +285,7 @@ def run(config: dict[str, Any], output_dir: Path, *, shard: tuple[int, int] | No
     if not records:
         raise UserError(f"Dataset {dataset_name} has no test records to explain.")
     if overwrite:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        discard_run(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", run_config.dump(config))
     device = config["runtime"].get("device", "cpu")
@@ -256,12 +304,13 @@ def run(config: dict[str, Any], output_dir: Path, *, shard: tuple[int, int] | No
     if not is_main_process():
         log(f"rank {os.environ['RANK']} finished training; rank 0 explains and writes {run_dir}")
         return run_dir
-    shard_records = records if shard is None else [r for i, r in enumerate(records) if i % shard[1] == shard[0] - 1]
+    batches = explain_batches(method, records)
+    shard_batches = batches if shard is None else batches[shard[0] - 1::shard[1]]
     predictions_dir = run_dir / "predictions"
     done = read_predictions(predictions_dir)
     shard_name = "all" if shard is None else f"shard-{shard[0]}-of-{shard[1]}"
     with stages.stage("explain"):
-        explain_missing(method, shard_records, done, ctx, predictions_dir / f"{shard_name}.jsonl",
+        explain_missing(method, shard_batches, done, ctx, predictions_dir / f"{shard_name}.jsonl",
                         int(config["runtime"].get("explain_chunk", 64)))
     missing = [r.sample_id for r in records if r.sample_id not in done]
     if missing:
