@@ -84,8 +84,9 @@ def _metric_names(text: str | None) -> list[str] | None:
 @click.option("--output-dir", default="runs", show_default=True, type=click.Path())
 @click.option("--shard", help="i/N: explain only the i-th of N parts of the test set (merged by sample id).")
 @click.option("--overwrite", is_flag=True, help="Discard an earlier run with the same config instead of resuming it.")
+@click.option("--wait", is_flag=True, help="If another process is running the same cell, wait for it instead of exiting.")
 def run_command(method, dataset, profile, metric_names, seed, limit, user_file, assignments, output_dir,
-                shard, overwrite) -> None:
+                shard, overwrite, wait) -> None:
     """Fit a method, explain the test set, score it and write the result files."""
     from benchmark import config as run_config
     from benchmark.runner import parse_shard, run
@@ -93,7 +94,7 @@ def run_command(method, dataset, profile, metric_names, seed, limit, user_file, 
     resolved = run_config.resolve(method=method, dataset=dataset, profile=profile, seed=seed, limit=limit,
                                   metric_names=_metric_names(metric_names), user_file=user_file,
                                   assignments=list(assignments))
-    path = run(resolved, Path(output_dir), shard=parse_shard(shard), overwrite=overwrite,
+    path = run(resolved, Path(output_dir), shard=parse_shard(shard), overwrite=overwrite, wait=wait,
                log=lambda line: click.echo(line, err=True))
     _summarise(path)
     click.echo(str(path))
