@@ -246,11 +246,12 @@ def random_embeddings(graph: InteractionGraph, dim: int, seed: int) -> GraphEmbe
 
 
 def official_embeddings(directory: str | Path) -> GraphEmbeddings:
-    """The released ``user_emb.pkl`` / ``item_emb.pkl`` (torch-saved tensors), loaded without pickle code."""
+    """The released ``user_emb.pkl`` / ``item_emb.pkl``: plain ``pickle.dump`` of (CUDA, non-leaf) tensors,
+    which ``torch.load(weights_only=True)`` cannot read; loaded by the restricted tensor unpickler."""
+    from benchmark.data.safe_pickle import load_tensor
+
     directory = Path(directory)
     tensors = {}
     for name in ("user", "item"):
-        path = directory / f"{name}_emb.pkl"
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-        tensors[name] = torch.as_tensor(loaded).float()
+        tensors[name] = load_tensor(directory / f"{name}_emb.pkl").float()
     return GraphEmbeddings(tensors["user"], tensors["item"], {"source": "official", "directory": str(directory)})
