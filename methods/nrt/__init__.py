@@ -1,4 +1,6 @@
-"""NRT (Li et al., SIGIR'17) as re-implemented by lileipisces, adapted to XRec data (baselines spec §3, §10.2).
+"""NRT (Li et al., SIGIR'17) as re-implemented by lileipisces, adapted to XRec data.
+
+Each component is compared with lileipisces/NRT in docs/fidelity.md, section NRT.
 
 XRec data has no ratings, so the rating branch is off (``rating_reg`` must be 0) and the GRU starts
 from h0 = tanh(W[u; i]) instead of tanh(W[u; i; onehot(int(r̂))]): an untrained regressor's
@@ -9,7 +11,7 @@ to Att2Seq; the bag-of-words task is absent as in the re-implementation.
 from typing import Any, ClassVar
 
 from benchmark.registry import methods
-from methods.wordlevel.method import SHARED_DEFAULTS, WordLevelMethod
+from methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
 
 
 @methods.register("nrt", summary="NRT: GRU explanation decoder started from (user, item); rating branch off")
@@ -27,8 +29,8 @@ class NRT(WordLevelMethod):
         "clip_norm": None,  # the official NRT does not clip
     }
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
-        "paper": {},  # the official main.py defaults (§3), rating branch off
+        "paper": {},  # the official main.py defaults (lileipisces/NRT main.py), rating branch off
         # 12 batches of 200 an epoch on 2,400 records: lr 1e-4 barely moves in a 10-minute budget, so the
         # cpu profile trains at lr 1e-3 and a smaller batch (more updates per epoch), and caps the epochs.
-        "cpu": {"lr": 1e-3, "batch_size": 50, "max_epochs": 8, "precision": "bf16"},
+        "cpu": {**SHARED_CPU_PROFILE, "lr": 1e-3, "batch_size": 50, "max_epochs": 8, "precision": "bf16"},
     }

@@ -1,4 +1,7 @@
-"""PEPLER (Li, Zhang and Chen, TOIS'23), continuous-prompt variant, reimplemented from baselines spec §5.2.
+"""PEPLER (Li, Zhang and Chen, TOIS'23), continuous-prompt variant, reimplemented from lileipisces/PEPLER.
+
+Each component is compared with the official main.py / module.py / utils.py in docs/fidelity.md,
+section PEPLER.
 
 One learned user vector and one learned item vector (of the backbone's hidden size) go in front of
 ``<bos> explanation <eos>`` into a pretrained causal LM. Training is two-stage "sequential tuning":
@@ -23,6 +26,11 @@ Config (``method.*``; the ``paper`` profile is the official setting, ``cpu`` the
   the report gives ``initial_valid_loss``, each stage's ``best_valid_loss`` and ``final_valid_loss``.
   As officially, the item position is trained to predict ``<bos>`` (HF shifts the labels).
 - ``stage1`` / ``stage2``: ``max_epochs`` and ``lr`` (official: up to 100 epochs, lr 1e-3 both).
+- ``valid_criterion``: ``official-batch-weighted`` (paper; the official evaluate() weights each
+  batch's token-mean loss by its number of records) or ``token-weighted`` (cpu; the mean over every
+  target token of the split). The cpu profile's batches are 32 records grouped by length, so a
+  batch-weighted mean would weight short and long explanations differently from the official
+  128-record batches in file order; the token-weighted mean depends on neither.
 - ``batch_size`` (official 128), ``endure`` (5), ``adam_eps`` (1e-6), ``weight_decay`` (0),
   ``prompt_init_range`` (0.1), ``bf16`` (autocast), ``group_by_length``, ``explain_batch_size``,
   ``use_kv_cache``.
@@ -41,8 +49,9 @@ first word. Measured (yelp-mini, ``--limit 32``, cpu profile): peak RSS 6.8 GB w
 (batch 32 of up to 98 tokens, 49k-entry vocabulary); a smaller ``batch_size`` shrinks the
 activations (not measured) if memory is tight.
 
-Not applicable on the XRec data: PEPLER-MF / PEPLER-MLP (§5.4) need star ratings, and PEPLER-D
-(§5.3) needs per-record feature words; XRec's data has neither, so neither variant is built.
+Not applicable on the XRec data: PEPLER-MF / PEPLER-MLP (the official reg.py) need star ratings, and
+PEPLER-D (discrete.py) needs per-record feature words; XRec's data has neither, so neither variant
+is built.
 """
 
 from __future__ import annotations
@@ -64,6 +73,7 @@ class Pepler(Method):
         "length": "xrec",
         "batch_size": 128,
         "endure": 5,
+        "valid_criterion": "official-batch-weighted",
         "stage1": {"max_epochs": 100, "lr": 1e-3},
         "stage2": {"max_epochs": 100, "lr": 1e-3},
         "adam_eps": 1e-6,
@@ -82,6 +92,7 @@ class Pepler(Method):
             "bf16": True,
             "batch_size": 32,
             "group_by_length": True,
+            "valid_criterion": "token-weighted",
             "stage1": {"max_epochs": 2},
             "stage2": {"max_epochs": 3},
         },

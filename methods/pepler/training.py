@@ -1,9 +1,10 @@
-"""PEPLER's two-stage sequential tuning (baselines spec §5.2), each stage with the official early stopping.
+"""PEPLER's two-stage sequential tuning (lileipisces/PEPLER main.py), each stage with official early stopping.
 
 Stage 1 trains the prompt vectors (plus the token embeddings when
 ``stage1_train_token_embeddings``, the official run's behaviour); stage 2 trains everything. Each
 stage gets a fresh AdamW (weight decay 0, eps 1e-6: transformers.AdamW's defaults), a fresh
-cumulative early-stopping counter, and ends by reloading its best state.
+cumulative early-stopping counter, and ends by reloading its best state. The validation loss is
+averaged per ``valid_criterion`` (``methods.wordlevel.validation``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from methods.pepler.model import PromptedLM
 from methods.wordlevel.early_stopping import train_with_early_stopping
 from methods.wordlevel.ids import IdMap
 from methods.wordlevel.training import peak_memory_mb
+from methods.wordlevel.validation import ValidationMean
 
 
 @dataclass
@@ -84,15 +86,19 @@ class StageTrainer:
 
     @torch.no_grad()
     def validate(self) -> float:
-        """Token-level mean NLL over the validation split (the official criterion without ratings)."""
+        """The validation NLL: per-batch token means averaged per ``valid_criterion``.
+
+        "official-batch-weighted" weights each batch by its records, as the official evaluate()
+        does; "token-weighted" by its target tokens (the mean over every token of the split).
+        """
         self.model.eval()
         batches = batch_order(self.valid.lengths, self.config["batch_size"], None, self.config["group_by_length"])
-        total, tokens = 0.0, 0
+        criterion = ValidationMean(self.config["valid_criterion"])
         for batch in iterate_batches(self.valid.users, self.valid.items, self.valid.sequences, batches,
                                      self.tokenizer.pad_token_id):
             loss, count = self._loss(batch)
-            total, tokens = total + float(loss.detach()) * count, tokens + count
-        return total / max(tokens, 1)
+            criterion.add(float(loss.detach()), len(batch[0]), count)
+        return criterion.value
 
     def run_stage(self, stage: int) -> dict[str, Any]:
         settings = self.config[f"stage{stage}"]

@@ -1,13 +1,14 @@
-"""PETER (Li et al., ACL'21), official setting with the PETER mask, adapted to XRec data (baselines spec §4, §10.2).
+"""PETER (Li et al., ACL'21), official setting with the PETER mask, adapted to XRec data.
 
 No ratings and no features in XRec data: ``rating_reg`` is 0 (validation = text NLL) and there is no
-PETER+ (``use_feature``); the context-prediction loss needs neither and stays.
+PETER+ (``use_feature``); the context-prediction loss needs neither and stays. Each component is
+compared with lileipisces/PETER in docs/fidelity.md, section PETER.
 """
 
 from typing import Any, ClassVar
 
 from benchmark.registry import methods
-from methods.wordlevel.method import SHARED_DEFAULTS, WordLevelMethod
+from methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
 
 
 @methods.register("peter", summary="PETER: small Transformer with the PETER mask and context-prediction loss")
@@ -30,8 +31,8 @@ class PETER(WordLevelMethod):
         "clip_norm": 1.0,
     }
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
-        "paper": {},  # the official main.py defaults (§4); the seed comes from the run (official: 1111)
+        "paper": {},  # the official main.py defaults; the seed comes from the run (official: 1111)
         # Same model and optimiser; 19 batches an epoch on 2,400 records, so the cpu profile uses a smaller
         # batch for more updates per epoch and caps the epochs to finish in minutes on 2 cores.
-        "cpu": {"batch_size": 32, "max_epochs": 8, "precision": "bf16"},
+        "cpu": {**SHARED_CPU_PROFILE, "batch_size": 32, "max_epochs": 8, "precision": "bf16"},
     }

@@ -2,8 +2,10 @@
 
 Each model offers ``losses(users, items, sequences) -> {"objective", "text_nll", "text_tokens"}``:
 the objective is what the optimiser minimises (token-mean losses, as in the official code); the
-validation criterion is the text NLL averaged over every non-pad target token of the validation
-split (XRec data has no ratings, so no rating term enters it; §10.2 item 3).
+validation criterion is the text NLL of the validation split, averaged per ``valid_criterion``
+(``methods.wordlevel.validation``: the official batch-size-weighted mean of per-batch token means,
+or the token-weighted mean). XRec data has no ratings, so no rating term enters it (the official
+NRT adds the rating MSE, PETER adds it when ``rating_reg`` > 0; docs/fidelity.md, NRT and PETER).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from benchmark.errors import UserError
 from methods.wordlevel.early_stopping import train_with_early_stopping
 from methods.wordlevel.sequences import EncodedSplit
 from methods.wordlevel.tokenizer import PAD_ID
+from methods.wordlevel.validation import ValidationMean, check_criterion
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -46,14 +49,18 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
                      valid: EncodedSplit, *, batch_size: int, max_epochs: int, endure: int,
                      clip_norm: float | None, seed: int, device: torch.device, progress: Callable,
                      on_no_improvement: Callable[[int], None] | None = None,
-                     precision: str = "fp32") -> dict[str, Any]:
+                     precision: str = "fp32",
+                     valid_criterion: str = "official-batch-weighted") -> dict[str, Any]:
     """Train with the official protocol and reload the best epoch; returns the training report.
 
     ``precision="bf16"`` runs the forward passes under bfloat16 autocast (weights and optimiser
-    stay fp32); "fp32" is the official setting.
+    stay fp32); "fp32" is the official setting. ``valid_criterion`` is one of
+    ``methods.wordlevel.validation.CRITERIA``; validation batches have ``batch_size`` records, in
+    split order, as officially.
     """
     if precision not in ("fp32", "bf16"):
         raise UserError(f"Unknown precision {precision!r}; set method.precision to fp32 or bf16.")
+    check_criterion(valid_criterion)
 
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
@@ -69,7 +76,8 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
         model.train()
         epoch_lrs.append(optimizer.param_groups[0]["lr"])
         total, count = 0.0, 0
-        # Epoch 1 runs in data order, later epochs shuffled, as in the official loader (§1.4).
+        # Epoch 1 runs in data order, later epochs shuffled, as in the official Batchify (its
+        # next_batch shuffles only when it wraps around; docs/fidelity.md, "Shared word-level parts").
         order = None if epoch == 1 else generator
         for users, items, sequences in progress(batches(train, batch_size, order), total=n_batches,
                                                 desc=f"epoch {epoch}"):
@@ -88,13 +96,12 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
     @torch.no_grad()
     def validate() -> float:
         model.eval()
-        nll, tokens = 0.0, 0
+        criterion = ValidationMean(valid_criterion)
         for users, items, sequences in batches(valid, batch_size, None):
             with autocast():
                 out = model.losses(users.to(device), items.to(device), sequences.to(device))
-            nll += float(out["text_nll"]) * int(out["text_tokens"])
-            tokens += int(out["text_tokens"])
-        return nll / max(tokens, 1)
+            criterion.add(float(out["text_nll"]), users.shape[0], int(out["text_tokens"]))
+        return criterion.value
 
     def snapshot() -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
