@@ -1,4 +1,4 @@
-"""The PETER network (§4): one post-LayerNorm Transformer encoder over [u, i, <bos>, w1, ...].
+"""The PETER network (lileipisces/PETER module.py): a post-LN Transformer encoder over [u, i, <bos>, w1, ...].
 
 The attention layers are written out (rather than nn.MultiheadAttention) so that decoding can keep
 each layer's keys and values. That is exact for PETER: under its mask a position sees only itself
@@ -8,6 +8,7 @@ token never changes what earlier positions computed.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -19,6 +20,10 @@ from benchmark.errors import UserError
 from methods.wordlevel.tokenizer import PAD_ID
 
 SOURCE_LENGTH = 2  # [user, item]; PETER+ would add the feature word, which XRec data lacks
+# How the encoder layers are initialised (config ``layer_init``): "official-copies" deep-copies one
+# layer (the official TransformerEncoder's _get_clones), so all layers start identical;
+# "independent" draws every layer's weights separately.
+LAYER_INITS = ("official-copies", "independent")
 
 
 class PeterLayer(nn.Module):
@@ -77,8 +82,12 @@ def attention_allowed(length: int, peter_mask: bool, device: torch.device) -> to
 class PeterNetwork(nn.Module):
     def __init__(self, num_users: int, num_items: int, num_words: int, emsize: int = 512, nhead: int = 2,
                  nhid: int = 2048, nlayers: int = 2, dropout: float = 0.2, peter_mask: bool = True,
-                 text_reg: float = 1.0, context_reg: float = 1.0, max_length: int = 512):
+                 text_reg: float = 1.0, context_reg: float = 1.0, max_length: int = 512,
+                 layer_init: str = "official-copies"):
         super().__init__()
+        if layer_init not in LAYER_INITS:
+            raise UserError(f"Unknown layer_init {layer_init!r}; set method.layer_init to one of: "
+                            f"{', '.join(LAYER_INITS)}.")
         self.emsize, self.peter_mask = emsize, peter_mask
         self.text_reg, self.context_reg = text_reg, context_reg
         self.user_embeddings = nn.Embedding(num_users, emsize)
@@ -86,7 +95,11 @@ class PeterNetwork(nn.Module):
         self.word_embeddings = nn.Embedding(num_words, emsize)
         self.register_buffer("positions", sinusoidal_positions(max_length, emsize), persistent=False)
         self.embedding_dropout = nn.Dropout(dropout)
-        self.layers = nn.ModuleList(PeterLayer(emsize, nhead, nhid, dropout) for _ in range(nlayers))
+        if layer_init == "official-copies":
+            layer = PeterLayer(emsize, nhead, nhid, dropout)
+            self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(nlayers))
+        else:
+            self.layers = nn.ModuleList(PeterLayer(emsize, nhead, nhid, dropout) for _ in range(nlayers))
         self.hidden2token = nn.Linear(emsize, num_words)
         for module in (self.user_embeddings, self.item_embeddings, self.word_embeddings, self.hidden2token):
             nn.init.uniform_(module.weight, -0.1, 0.1)
@@ -151,9 +164,11 @@ class PeterNetwork(nn.Module):
 def build_model(config: dict[str, Any], num_users: int, num_items: int, num_words: int) -> PeterNetwork:
     if config["rating_reg"]:
         raise UserError("PETER's rating head needs ratings, which XRec data lacks; set method.rating_reg=0.")
+    # Models saved before layer_init existed were trained with independent layers; loading overwrites
+    # the initial weights either way.
     return PeterNetwork(num_users, num_items, num_words, config["emsize"], config["nhead"], config["nhid"],
                         config["nlayers"], config["dropout"], config["peter_mask"], config["text_reg"],
-                        config["context_reg"])
+                        config["context_reg"], layer_init=config.get("layer_init", "independent"))
 
 
 def build_optimizer(model: nn.Module, config: dict[str, Any]):

@@ -1,5 +1,6 @@
 """The fidelity switches of the word-level baselines (docs/fidelity.md) and their value in each profile.
 
+``method.layer_init`` (PETER): the official encoder deep-copies one layer, so all layers start equal.
 ``method.valid_criterion``: the official evaluate() weights each batch's token-mean loss by its
 number of records; the alternative weights it by its number of target tokens.
 """
@@ -12,10 +13,48 @@ from benchmark.errors import UserError
 from benchmark.plugin import RunContext
 from benchmark.records import DatasetSplits, Record
 from benchmark.registry import methods
+from methods.peter.model import build_model
 from methods.wordlevel.sequences import EncodedSplit, format_ids
 from methods.wordlevel.tokenizer import PAD_ID
 from methods.wordlevel.training import batches, train_word_model
 from methods.wordlevel.validation import ValidationMean
+
+TINY_PETER = {"emsize": 16, "nhead": 2, "nhid": 32, "nlayers": 3}
+
+
+def peter_config(profile, **overrides):
+    return {**plugin_layer(methods.get("peter"), profile), **TINY_PETER, **overrides}
+
+
+def test_peter_layers_start_identical_under_the_official_layer_init():
+    config = peter_config("paper")
+    assert config["layer_init"] == "official-copies"
+    torch.manual_seed(0)
+    model = build_model(config, 5, 5, 20)
+    first = model.layers[0].state_dict()
+    for layer in model.layers[1:]:
+        state = layer.state_dict()
+        assert state.keys() == first.keys()
+        assert all(torch.equal(state[name], first[name]) for name in first)
+    # Copies, not one module used three times: each layer has its own parameters to train.
+    pointers = {layer.linear1.weight.data_ptr() for layer in model.layers}
+    assert len(pointers) == 3 and len(list(model.parameters())) == len(dict(model.named_parameters()))
+
+
+def test_peter_cpu_profile_draws_each_layer_independently():
+    config = peter_config("cpu")
+    assert config["layer_init"] == "independent"
+    torch.manual_seed(0)
+    model = build_model(config, 5, 5, 20)
+    assert not torch.equal(model.layers[0].in_proj.weight, model.layers[1].in_proj.weight)
+    assert not torch.equal(model.layers[0].linear1.weight, model.layers[2].linear1.weight)
+    official = build_model(peter_config("paper"), 5, 5, 20)
+    assert sum(p.numel() for p in official.parameters()) == sum(p.numel() for p in model.parameters())
+
+
+def test_an_unknown_layer_init_is_a_user_error():
+    with pytest.raises(UserError, match="method.layer_init"):
+        build_model(peter_config("paper", layer_init="shared"), 5, 5, 20)
 
 
 @pytest.mark.parametrize("name", ["att2seq", "nrt", "peter"])
