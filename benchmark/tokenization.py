@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-# PEPLER's evaluation regex (baselines.md §5.1), applied in this order: clitics, brackets, punctuation runs.
+# PEPLER's evaluation regex (postprocessing in lileipisces/PEPLER utils.py; docs/fidelity.md, Metrics),
+# applied in this order: clitics, brackets, punctuation runs.
 _PEPLER_RULES = tuple((re.compile(pattern), replacement) for pattern, replacement in (
     (r"('s|'m|'ve|n't|'re|'d|'ll)", r" \1"), (r"\(", " ( "), (r"\)", " ) "), (r",+", " , "),
     (r":+", " , "), (r";+", " . "), (r"\.+", " . "), (r"!+", " ! "), (r"\?+", " ? "),

@@ -1,7 +1,8 @@
 """The classic word-overlap metrics of the PETER/PEPLER line: BLEU-1/4, ROUGE-1/2/L, distinct-1/2, length.
 
-Definitions follow baselines.md §6 (the TF-NMT ``bleu.py`` / ``rouge.py`` that every lileipisces
-repository ships), on text lowercased and tokenised with PEPLER's evaluation regex:
+Definitions follow the TF-NMT ``bleu.py`` / ``rouge.py`` that every lileipisces repository ships
+(compared line by line in docs/fidelity.md, section Metrics), on text lowercased and tokenised with
+PEPLER's evaluation regex:
 
 - ``bleu1`` / ``bleu4``: corpus BLEU, one reference per hypothesis, clipped n-gram counts,
   p_n = matches / Σ max(0, len(hyp) − n + 1), uniform geometric mean of p_1..p_N (N = 1 or 4), no

@@ -1,4 +1,7 @@
-"""The Att2Seq network (§2): [user; item] embeddings → tanh(Linear) → h0 of every LSTM layer; c0 = 0."""
+"""The Att2Seq network (lileipisces/Att2Seq module.py).
+
+[user; item] embeddings → tanh(Linear) → h0 of every LSTM layer; c0 = 0.
+"""
 
 from __future__ import annotations
 

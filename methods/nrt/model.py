@@ -1,4 +1,7 @@
-"""The NRT network without its rating branch (§3, §10.2 item 3): h0 = tanh(W[u; i]) of a 1-layer GRU."""
+"""The NRT network without its rating branch (XRec data have no ratings).
+
+h0 = tanh(W[u; i]) of a 1-layer GRU (lileipisces/NRT module.py, without the rating one-hot).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Text ↔ token ids for PEPLER: ``<bos> text <eos>`` with a BPE length cap, padded batches, decoding.
 
 The official code BPE-encodes the explanation, keeps the first ``words`` tokens, decodes and
-re-encodes ``"<bos> " + text + " <eos>"`` (baselines spec §5.1). Here the kept ids are used
+re-encodes ``"<bos> " + text + " <eos>"`` (lileipisces/PEPLER utils.py, DataLoader.load_data and
+Batchify; docs/fidelity.md, section PEPLER). Here the kept ids are used
 directly (no string round trip), and the BOS the backbone's own tokenizer may prepend is not added.
 """
 

@@ -2,7 +2,7 @@
 
 The input is ``[u, i, wte(<bos>), wte(w1) .. wte(<eos>), wte(<pad>) ..]`` passed as
 ``inputs_embeds``; u and i are rows of two new embedding tables of the backbone's hidden size,
-initialised U(-r, r) (baselines spec §5.2).
+initialised U(-r, r) (r = 0.1 officially: UIPrompt.init_prompt in lileipisces/PEPLER module.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 After every epoch the validation loss is computed. If it beats the best so far, the state is
 snapshotted; otherwise a counter is increased, and training stops once the counter reaches
-``endure``. The counter is never reset after an improvement (baselines spec §1.5, pitfall 1), so
+``endure``. The counter is never reset after an improvement (``endure_count`` in every official
+main.py; docs/fidelity.md, "Shared word-level parts"), so
 training stops after ``endure`` non-improving epochs *in total*, not in a row. At the end the best
 state is loaded back. Pure Python: the caller supplies the epoch, validation and state functions.
 """

@@ -2,7 +2,8 @@
 
 As in the official code, ids are mapped over all splits (train, valid, test), so every test id
 has an embedding row; rows of ids that never occur in training keep their random initialisation
-(baselines spec §10.2 item 5). Ids seen only at inference share one extra, untrained row.
+(docs/fidelity.md, "Shared word-level parts"). Ids seen only at inference share one extra,
+untrained row.
 """
 
 from __future__ import annotations

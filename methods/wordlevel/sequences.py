@@ -1,4 +1,6 @@
-"""Fixed-length token sequences for the word-level baselines (baselines spec §1.3, §10.2 item 1).
+"""Fixed-length token sequences for the word-level baselines (the official ``sentence_format``).
+
+docs/fidelity.md, "Shared word-level parts", compares this with lileipisces' utils.py.
 
 An explanation of at least L words becomes ``<bos> w1..wL <eos>`` (truncated to its first L words),
 a shorter one ``<bos> w1..wn <eos> <pad>...``; the length is always L + 2. Decoder input is

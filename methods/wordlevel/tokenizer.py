@@ -1,8 +1,10 @@
 """Word tokenisation for the word-level baselines, the train-only vocabulary, and detokenisation.
 
-XRec's explanations are cased and untokenised; the baselines expect lowercased, tokenised words
-(baselines spec §10.2 item 2). Tokenising applies the punctuation/clitic splitting that PEPLER's
-evaluation uses (§5.1): a space before 's 'm 've n't 're 'd 'll; spaces around ( ) , . ! ?;
+XRec's explanations are cased and untokenised; the official code splits its (pre-processed)
+explanations on whitespace and nothing more (``add_sentence`` / ``seq2ids`` in lileipisces'
+utils.py; docs/fidelity.md, "Shared word-level parts"). Tokenising lowercases and applies the
+punctuation/clitic splitting that PEPLER's evaluation uses (``postprocessing`` in
+lileipisces/PEPLER utils.py): a space before 's 'm 've n't 're 'd 'll; spaces around ( ) , . ! ?;
 runs of ':' become ',' and runs of ';' become '.'; whitespace collapsed. Other characters
 (hyphens, quotes, '&', '$') stay inside their words, as in that regex.
 

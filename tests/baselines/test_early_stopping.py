@@ -1,4 +1,4 @@
-"""The official cumulative early-stopping counter (baselines spec §1.5), pinned on hand-written loss curves."""
+"""The official cumulative early-stopping counter (never reset), pinned on hand-written loss curves."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""User/item id maps over all splits and the report of test ids unseen in training (spec §10.2 item 5)."""
+"""User/item id maps over all splits and the report of test ids unseen in training (as officially)."""
 
 from benchmark.records import DatasetSplits, Record
 from methods.wordlevel.ids import IdMap, build_id_maps, unseen_report

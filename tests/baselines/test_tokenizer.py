@@ -1,4 +1,4 @@
-"""Word tokenisation, the train-only vocabulary, detokenisation and sequence formatting (spec §1.3, §10.2)."""
+"""Word tokenisation, the train-only vocabulary, detokenisation and sequence formatting (docs/fidelity.md)."""
 
 import pytest
 

@@ -1,7 +1,8 @@
-"""Plain, slow restatements of the official definitions (baselines.md §6), used as test oracles, and
-the released XRec texts they are checked on.
+"""Plain, slow restatements of the official definitions (TF-NMT bleu.py / rouge.py and the USR loop
+of lileipisces' utils.py; docs/fidelity.md, Metrics), used as test oracles, and the released XRec
+texts they are checked on.
 
-Written from the spec's words, not copied: the official USR loop, the textbook LCS table and the
+Written from those definitions, not copied: the official USR loop, the textbook LCS table and the
 TF-NMT corpus BLEU arithmetic, so that the fast implementations can be checked against them.
 """
 
@@ -45,7 +46,7 @@ def table_lcs(a: list[str], b: list[str]) -> int:
 
 
 def tfnmt_corpus_bleu(hypotheses: list[list[str]], references: list[list[str]], max_order: int) -> float:
-    """Corpus BLEU ×100 exactly as baselines.md §6 words it (single reference, no smoothing)."""
+    """Corpus BLEU ×100 as TF-NMT's compute_bleu defines it (single reference, no smoothing)."""
     matches = [0] * max_order
     possible = [0] * max_order
     hyp_length = ref_length = 0

@@ -144,7 +144,7 @@ def test_bit_parallel_lcs_equals_the_dynamic_programming_table():
 def test_xrec_release_lengths_and_bleu(dataset, words):
     predictions, references = released_predictions(dataset), released_references(dataset)
     results = score(predictions, references)
-    assert round(results["mean_length"].value, 1) == words  # baselines.md §6.1 mean lengths
+    assert round(results["mean_length"].value, 1) == words  # whitespace-word mean lengths of the release
     assert results["bleu1"].n == 3000
     hyps = [pepler_tokenize(text) for text in predictions]
     refs = [pepler_tokenize(text) for text in references]

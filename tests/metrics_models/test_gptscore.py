@@ -153,7 +153,7 @@ def test_a_dead_server_is_reported_after_bounded_retries(tmp_path):
 
 @pytest.mark.slow
 def test_a_local_hf_judge_batches_like_single_calls_and_counts_what_it_cannot_parse(tmp_path):
-    """SmolLM2-135M-Instruct is real but cannot keep the 0-100 format (models.md): the plumbing is what is tested."""
+    """SmolLM2-135M-Instruct is real but cannot keep the 0-100 format: the plumbing is what is tested."""
     from metrics.judges.hf_local import LocalHFJudge
 
     config = {**GPTScore.defaults, "judge": "hf", "model": "smollm2-135m-instruct", "max_tokens": 6,
