@@ -13,6 +13,19 @@ from torch import nn
 from methods.wordlevel.tokenizer import PAD_ID
 
 
+def cpu_has_bf16_lstm() -> bool:
+    """Whether oneDNN can run an LSTM in bfloat16 on this CPU (it needs AVX-512 BF16 or AMX; on an
+    AVX2-only CPU it refuses with "could not create a primitive descriptor")."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def lstm_needs_fp32(rnn: nn.Module, inputs: torch.Tensor) -> bool:
+    """Under CPU bf16 autocast on a CPU without a bf16 LSTM kernel, the LSTM itself runs in fp32
+    (the rest of the model stays in bf16); the training report says so."""
+    return (isinstance(rnn, nn.LSTM) and inputs.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+            and not cpu_has_bf16_lstm())
+
+
 class RecurrentDecoder(nn.Module):
     word_embeddings: nn.Embedding
     rnn: nn.RNNBase
@@ -23,7 +36,13 @@ class RecurrentDecoder(nn.Module):
 
     def run(self, state, tokens: torch.Tensor) -> tuple[torch.Tensor, object]:
         """Logits (B, T, V) for the tokens (B, T), and the state after them."""
-        output, state = self.rnn(self.word_embeddings(tokens), state)
+        embedded = self.word_embeddings(tokens)
+        if lstm_needs_fp32(self.rnn, embedded):
+            with torch.autocast("cpu", enabled=False):
+                state = None if state is None else tuple(part.float() for part in state)
+                output, state = self.rnn(embedded.float(), state)
+        else:
+            output, state = self.rnn(embedded, state)
         return self.hidden2token(output), state
 
     def losses(self, users: torch.Tensor, items: torch.Tensor, sequences: torch.Tensor) -> dict:

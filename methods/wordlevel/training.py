@@ -111,6 +111,11 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
                                        on_no_improvement=on_no_improvement, progress=progress)
     for entry, lr in zip(report["history"], epoch_lrs):
         entry["lr"] = lr
+    if precision == "bf16" and device.type == "cpu" and any(isinstance(m, torch.nn.LSTM) for m in model.modules()):
+        from methods.wordlevel.recurrent import cpu_has_bf16_lstm
+
+        if not cpu_has_bf16_lstm():
+            report["precision_note"] = "bf16 autocast, with the LSTM in fp32: this CPU has no bf16 LSTM kernel"
     report["peak_memory_mb"] = peak_memory_mb(device)
     report["peak_memory_kind"] = "cuda_allocated" if device.type == "cuda" else "process_max_rss"
     return report
