@@ -26,7 +26,22 @@ from benchmark.records import InteractionGraph
 
 # Config keys that change the learned embeddings (everything else, e.g. eval chunking, does not).
 GRAPH_KEYS = ("embedding_dim", "num_layers", "lr", "batch_size", "weight_decay", "max_epochs",
-              "patience", "eval_k")
+              "patience", "eval_k", "init", "regularization", "negatives", "validation")
+
+# The training protocol's named choices; the first of each is what XRec's encoder/ code does.
+PROTOCOL = {
+    # two Xavier-uniform tables, users and items apart (encoder/models/lightgcn.py) | one table over all nodes
+    "init": ("two-tables", "one-table"),
+    # weight_decay x summed squared norms of the batch's PROPAGATED embeddings (cal_loss) | layer-0
+    # embeddings' squared norms / (2 x batch size), the usual LightGCN recipe
+    "regularization": ("propagated-sum", "layer0-mean"),
+    # one negative per training interaction, drawn once at load time from the training items and reused
+    # every epoch (utils/data_handler.py) | drawn afresh for every batch from all items
+    "negatives": ("fixed", "per-batch"),
+    # early-stopping Recall@k averaged over validation interactions, training items not masked
+    # (utils/metrics.py) | averaged over validation users, training items masked
+    "validation": ("per-interaction", "per-user-masked"),
+}
 
 
 @dataclass
@@ -94,22 +109,31 @@ def _edge_keys(users: torch.Tensor, items: torch.Tensor, num_items: int) -> torc
 
 
 def sample_negatives(users: torch.Tensor, positive_keys: torch.Tensor, num_items: int,
-                     generator: torch.Generator, tries: int = 10) -> torch.Tensor:
-    """One uniformly sampled item per user that the user has not interacted with (in training)."""
-    negatives = torch.randint(num_items, users.shape, generator=generator)
+                     generator: torch.Generator, tries: int = 10, pool: torch.Tensor | None = None) -> torch.Tensor:
+    """One uniformly sampled item per user that the user has not interacted with (in training), from
+    ``pool`` (item ids) or from all items."""
+    def draw(count: int) -> torch.Tensor:
+        if pool is None:
+            return torch.randint(num_items, (count,), generator=generator)
+        return pool[torch.randint(len(pool), (count,), generator=generator)]
+
+    negatives = draw(len(users))
     for _ in range(tries):
         keys = _edge_keys(users, negatives, num_items)
         position = torch.searchsorted(positive_keys, keys).clamp(max=len(positive_keys) - 1)
         clash = positive_keys[position] == keys
         if not clash.any():
             break
-        negatives[clash] = torch.randint(num_items, (int(clash.sum()),), generator=generator)
+        negatives[clash] = draw(int(clash.sum()))
     return negatives
 
 
 def ranking_quality(user: torch.Tensor, item: torch.Tensor, train_edges: np.ndarray, eval_edges: np.ndarray,
-                    k: int = 20, chunk: int = 2048) -> dict[str, float]:
-    """Recall@k and NDCG@k over the users of ``eval_edges``, training items excluded from the ranking."""
+                    k: int = 20, chunk: int = 2048, protocol: str = "per-user-masked") -> dict[str, float]:
+    """Recall@k and NDCG@k of ``eval_edges``: ``per-user-masked`` averages over their users with the
+    training items excluded from the ranking; ``per-interaction`` (XRec's utils/metrics.py) ranks all
+    items and weights each user by the number of their evaluation interactions."""
+    mask_train = protocol == "per-user-masked"
     if eval_edges is None or len(eval_edges) == 0:
         return {f"recall@{k}": float("nan"), f"ndcg@{k}": float("nan"), "users": 0}
     eval_edges = np.asarray(eval_edges, dtype=np.int64)
@@ -117,7 +141,7 @@ def ranking_quality(user: torch.Tensor, item: torch.Tensor, train_edges: np.ndar
     eval_users = np.unique(eval_edges[:, 0])
     num_items = item.shape[0]
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    recalls, ndcgs = [], []
+    recalls, ndcgs, weights = [], [], []
     train_sorted = train_edges[np.argsort(train_edges[:, 0], kind="stable")]
     eval_sorted = eval_edges[np.argsort(eval_edges[:, 0], kind="stable")]
     with torch.no_grad():
@@ -128,7 +152,7 @@ def ranking_quality(user: torch.Tensor, item: torch.Tensor, train_edges: np.ndar
             lo, hi = np.searchsorted(train_sorted[:, 0], [batch[0], batch[-1] + 1])
             seen = train_sorted[lo:hi]
             seen = seen[np.isin(seen[:, 0], batch)]
-            if len(seen):
+            if len(seen) and mask_train:
                 rows = torch.tensor([row_of[u] for u in seen[:, 0]])
                 scores[rows, torch.from_numpy(seen[:, 1])] = -math.inf
             top = torch.topk(scores, min(k, num_items), dim=1).indices.numpy()
@@ -143,7 +167,31 @@ def ranking_quality(user: torch.Tensor, item: torch.Tensor, train_edges: np.ndar
                 recalls.append(hits.sum() / len(relevant))
                 ideal = discounts[:min(len(relevant), k)].sum()
                 ndcgs.append((hits * discounts[:len(hits)]).sum() / ideal)
-    return {f"recall@{k}": float(np.mean(recalls)), f"ndcg@{k}": float(np.mean(ndcgs)), "users": len(recalls)}
+                weights.append(1 if mask_train else len(relevant))
+    return {f"recall@{k}": float(np.average(recalls, weights=weights)),
+            f"ndcg@{k}": float(np.average(ndcgs, weights=weights)), "users": len(recalls)}
+
+
+def initialise(model: LightGCN, num_users: int, init: str) -> None:
+    """Layer-0 embeddings: torch-geometric's one Xavier table over all nodes (as built), or XRec's two
+    tables, users and items each with the Xavier bound of its own shape."""
+    if init == "two-tables":
+        with torch.no_grad():
+            torch.nn.init.xavier_uniform_(model.embedding.weight[:num_users])
+            torch.nn.init.xavier_uniform_(model.embedding.weight[num_users:])
+
+
+def bpr_loss(propagated: torch.Tensor, base: torch.Tensor, nodes: tuple[torch.Tensor, ...],
+             cfg: dict[str, Any]) -> torch.Tensor:
+    """BPR over (user, positive, negative) node ids plus ``weight_decay`` x the L2 term of
+    ``cfg["regularization"]`` (see PROTOCOL)."""
+    eu, ep, en = (propagated[ids] for ids in nodes)
+    bpr = -torch.nn.functional.logsigmoid((eu * ep).sum(-1) - (eu * en).sum(-1)).mean()
+    if cfg["regularization"] == "propagated-sum":
+        reg = eu.pow(2).sum() + ep.pow(2).sum() + en.pow(2).sum()
+    else:
+        reg = sum(base[ids].pow(2).sum() for ids in nodes) / (2 * len(nodes[0]))
+    return bpr + cfg["weight_decay"] * reg
 
 
 def train_lightgcn(graph: InteractionGraph, cfg: dict[str, Any], seed: int,
@@ -154,12 +202,20 @@ def train_lightgcn(graph: InteractionGraph, cfg: dict[str, Any], seed: int,
     nu, ni = graph.num_users, graph.num_items
     edges = np.unique(np.asarray(graph.train_edges, dtype=np.int64), axis=0)
     adjacency = normalized_adjacency(nu, ni, edges)
+    for key, allowed in PROTOCOL.items():
+        if cfg[key] not in allowed:
+            raise ValueError(f"lightgcn.{key} must be one of {', '.join(allowed)}, not {cfg[key]!r}")
     model = build_model(nu + ni, cfg)
+    initialise(model, nu, cfg["init"])
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     users_all, items_all = torch.from_numpy(edges[:, 0]), torch.from_numpy(edges[:, 1])
     positive_keys = _edge_keys(users_all, items_all, ni).sort().values
     k, patience, batch_size = cfg["eval_k"], cfg["patience"], cfg["batch_size"]
     has_valid = graph.valid_edges is not None and len(graph.valid_edges) > 0
+    fixed_negatives = None
+    if cfg["negatives"] == "fixed":
+        fixed_negatives = sample_negatives(users_all, positive_keys, ni, generator,
+                                           pool=torch.unique(items_all))
     best, best_score, best_epoch, bad_epochs = None, -1.0, 0, 0
     history = []
     epoch = 0
@@ -170,13 +226,9 @@ def train_lightgcn(graph: InteractionGraph, cfg: dict[str, Any], seed: int,
         for start in range(0, len(order), batch_size):
             index = order[start:start + batch_size]
             u, p = users_all[index], items_all[index]
-            n = sample_negatives(u, positive_keys, ni, generator)
-            out = model.get_embedding(adjacency)
-            eu, ep, en = out[u], out[p + nu], out[n + nu]
-            bpr = -torch.nn.functional.logsigmoid((eu * ep).sum(-1) - (eu * en).sum(-1)).mean()
-            base = model.embedding.weight
-            reg = (base[u].pow(2).sum() + base[p + nu].pow(2).sum() + base[n + nu].pow(2).sum()) / (2 * len(u))
-            loss = bpr + cfg["weight_decay"] * reg
+            n = fixed_negatives[index] if fixed_negatives is not None else sample_negatives(u, positive_keys, ni,
+                                                                                            generator)
+            loss = bpr_loss(model.get_embedding(adjacency), model.embedding.weight, (u, p + nu, n + nu), cfg)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -187,7 +239,7 @@ def train_lightgcn(graph: InteractionGraph, cfg: dict[str, Any], seed: int,
             out = model.get_embedding(adjacency)
         entry = {"epoch": epoch, "train_loss": total / max(steps, 1)}
         if has_valid:
-            quality = ranking_quality(out[:nu], out[nu:], edges, graph.valid_edges, k)
+            quality = ranking_quality(out[:nu], out[nu:], edges, graph.valid_edges, k, protocol=cfg["validation"])
             entry[f"valid_recall@{k}"] = quality[f"recall@{k}"]
             score = quality[f"recall@{k}"]
         else:
