@@ -63,6 +63,7 @@ class XRec(Method):
         "generation": {"max_new_tokens": 128, "batch_size": 16, "do_sample": False, "temperature": 0.6,
                        "top_k": 0, "top_p": 0.9, "repetition_penalty": 1.0, "use_cache": True, "bf16": False,
                        "suppress_xrec_tokens": True,  # never generate <USER_EMBED>/<ITEM_EMBED>/<EXPLAIN_POS>
+                       "strip_instruction_echo": True,  # drop a leading copy of the system instruction
                        "attention": None},
         "lora": {"enabled": False, "r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ["q_proj", "v_proj"]},
     }
@@ -76,7 +77,8 @@ class XRec(Method):
                   "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1, "bf16": False,
                                "loss_start": "explain-token"},
                   "generation": {"batch_size": 16, "do_sample": True, "temperature": 0.6, "top_k": 50,
-                                 "top_p": 0.9, "repetition_penalty": 1.0, "suppress_xrec_tokens": False}},
+                                 "top_p": 0.9, "repetition_penalty": 1.0, "suppress_xrec_tokens": False,
+                                 "strip_instruction_echo": False}},
         "cpu": {"backbone": "smollm2-135m-instruct", "prompt_format": "chat-template", "dtype": "bfloat16",
                 # LightGCN: large batches and 20 epochs to finish in about a minute, with the usual
                 # LightGCN protocol (one Xavier table, layer-0 L2 per batch record, fresh negatives per
@@ -125,7 +127,8 @@ class XRec(Method):
             backbone.add_lora(model, self._cfg("lora"))
         word = self._cfg("item_word") or prompting.item_word(dataset)
         builder = prompting.PromptBuilder(self._cfg("prompt_format"), word, self._cfg("profiles_in_prompt"),
-                                          model.tokenizer, self._cfg("add_bos"))
+                                          model.tokenizer, self._cfg("add_bos"),
+                                          self._cfg("generation")["strip_instruction_echo"])
         dim = embeddings.user.shape[1]
         make = [adapter.build_adapter(self._cfg("adapter"), dim, model.hidden_size, self._cfg("num_experts"),
                                       self._cfg("adapter_dropout")) for _ in range(2)]

@@ -47,6 +47,7 @@ class PromptBuilder:
     with_profiles: bool
     tokenizer: object = None  # needed by chat-template and by prompt_ids
     add_bos: bool = False  # let the tokenizer add its BOS too (the released code does, before its own <s>)
+    strip_instruction_echo: bool = True  # drop a leading copy of the system instruction (not in XRec's code)
 
     def prompt_ids(self, text: str) -> list[int]:
         """Token ids of a prompt or a whole training text, as the run's tokenisation rule makes them."""
@@ -82,8 +83,9 @@ class PromptBuilder:
         return self._chat(record, None)
 
     def clean(self, generated: str) -> str:
-        """Generated text → one explanation: special tokens and a leading copy of the system instruction
-        removed, official output cut at the first '[', whitespace collapsed."""
+        """Generated text → one explanation: special tokens (and, with ``strip_instruction_echo``, a leading
+        copy of the system instruction) removed, official output cut at the first '[' as XRec's
+        ``explainer/main.py`` does, whitespace collapsed."""
         text = generated
         for token in SPECIAL_TOKENS:
             text = text.replace(token, " ")
@@ -91,6 +93,6 @@ class PromptBuilder:
             text = text.split("[", 1)[0]
         text = re.sub(r"\s+", " ", text).strip()
         instruction = system_instruction(self.word)
-        if text.lower().startswith(instruction.lower()):
+        if self.strip_instruction_echo and text.lower().startswith(instruction.lower()):
             text = text[len(instruction):].strip()
         return text

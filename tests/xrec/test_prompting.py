@@ -38,3 +38,5 @@ def test_chat_template_puts_the_explanation_in_the_assistant_turn(tiny):
     assert builder.clean(f"{echo}  The user likes  tacos.") == "The user likes tacos."
     assert builder.clean("The user would enjoy the business within 50 words.") == (
         "The user would enjoy the business within 50 words.")  # not a copy of the instruction: kept
+    literal = PromptBuilder("chat-template", "business", True, tiny.tokenizer, strip_instruction_echo=False)
+    assert literal.clean(f"{echo}  The user likes  tacos.") == f"{echo} The user likes tacos."  # paper profile
