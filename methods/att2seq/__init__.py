@@ -6,6 +6,7 @@ is compared with that code in docs/fidelity.md, section Att2Seq.
 
 from typing import Any, ClassVar
 
+from benchmark.hardware import cpu_has_native_bf16
 from benchmark.registry import methods
 from methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
 
@@ -27,5 +28,5 @@ class Att2Seq(WordLevelMethod):
         "paper": {},  # the official main.py defaults (lileipisces/Att2Seq main.py)
         # 2,400 records make 48 batches an epoch: at lr 1e-4 the loss still falls slowly after 100 epochs,
         # so the cpu profile trains at lr 1e-3 and caps the epochs to finish in minutes on 2 cores.
-        "cpu": {**SHARED_CPU_PROFILE, "lr": 1e-3, "max_epochs": 8, "precision": "bf16"},
+        "cpu": {**SHARED_CPU_PROFILE, "lr": 1e-3, "max_epochs": 8, "precision": "bf16" if cpu_has_native_bf16() else "fp32"},
     }

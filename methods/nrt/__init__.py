@@ -10,6 +10,7 @@ to Att2Seq; the bag-of-words task is absent as in the re-implementation.
 
 from typing import Any, ClassVar
 
+from benchmark.hardware import cpu_has_native_bf16
 from benchmark.registry import methods
 from methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
 
@@ -32,5 +33,5 @@ class NRT(WordLevelMethod):
         "paper": {},  # the official main.py defaults (lileipisces/NRT main.py), rating branch off
         # 12 batches of 200 an epoch on 2,400 records: lr 1e-4 barely moves in a 10-minute budget, so the
         # cpu profile trains at lr 1e-3 and a smaller batch (more updates per epoch), and caps the epochs.
-        "cpu": {**SHARED_CPU_PROFILE, "lr": 1e-3, "batch_size": 50, "max_epochs": 8, "precision": "bf16"},
+        "cpu": {**SHARED_CPU_PROFILE, "lr": 1e-3, "batch_size": 50, "max_epochs": 8, "precision": "bf16" if cpu_has_native_bf16() else "fp32"},
     }

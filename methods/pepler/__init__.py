@@ -60,6 +60,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from benchmark.hardware import cpu_has_native_bf16
 from benchmark.plugin import Method, RunContext
 from benchmark.records import DatasetSplits, Record
 from benchmark.registry import methods
@@ -89,7 +90,7 @@ class Pepler(Method):
         "paper": {},
         "cpu": {
             "backbone": "smollm2-135m-instruct",
-            "bf16": True,
+            "bf16": cpu_has_native_bf16(),  # hardware bf16 only (benchmark/hardware.py)
             "batch_size": 32,
             "group_by_length": True,
             "valid_criterion": "token-weighted",

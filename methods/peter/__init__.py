@@ -13,6 +13,7 @@ no measurement says the copies train better.
 
 from typing import Any, ClassVar
 
+from benchmark.hardware import cpu_has_native_bf16
 from benchmark.registry import methods
 from methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
 
@@ -42,5 +43,5 @@ class PETER(WordLevelMethod):
         # Same model and optimiser; 19 batches an epoch on 2,400 records, so the cpu profile uses a smaller
         # batch for more updates per epoch and caps the epochs to finish in minutes on 2 cores.
         "cpu": {**SHARED_CPU_PROFILE, "layer_init": "independent", "batch_size": 32, "max_epochs": 8,
-                "precision": "bf16"},
+                "precision": "bf16" if cpu_has_native_bf16() else "fp32"},
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from benchmark.errors import UserError
+from benchmark.hardware import cpu_has_native_bf16
 from benchmark.plugin import Method, RunContext
 from benchmark.records import DatasetSplits, Record
 from benchmark.registry import methods
@@ -22,6 +23,8 @@ from benchmark.stages import release_free_memory
 LIGHTGCN_PAPER = {"embedding_dim": 64, "num_layers": 4, "lr": 1e-3, "batch_size": 1024, "weight_decay": 1e-6,
                   "max_epochs": 300, "patience": 10, "eval_k": 20, "init": "two-tables",
                   "regularization": "propagated-sum", "negatives": "fixed", "validation": "per-interaction"}
+
+CPU_BF16 = cpu_has_native_bf16()
 
 CHOICES = {"injection": ("all-layers", "input-only", "none"), "adapter": ("moe", "linear"),
            "graph_embeddings": ("lightgcn", "random", "official"), "prompt_format": ("official", "chat-template"),
@@ -79,7 +82,9 @@ class XRec(Method):
                   "generation": {"batch_size": 16, "do_sample": True, "temperature": 0.6, "top_k": 50,
                                  "top_p": 0.9, "repetition_penalty": 1.0, "suppress_xrec_tokens": False,
                                  "strip_instruction_echo": False}},
-        "cpu": {"backbone": "smollm2-135m-instruct", "prompt_format": "chat-template", "dtype": "bfloat16",
+        # bf16 only where the CPU has hardware bf16 (benchmark/hardware.py); fp32 elsewhere.
+        "cpu": {"backbone": "smollm2-135m-instruct", "prompt_format": "chat-template",
+                "dtype": "bfloat16" if CPU_BF16 else "float32",
                 # LightGCN: large batches and 20 epochs to finish in about a minute, with the usual
                 # LightGCN protocol (one Xavier table, layer-0 L2 per batch record, fresh negatives per
                 # batch, early stopping on per-user Recall@20 with training items masked).
@@ -93,13 +98,13 @@ class XRec(Method):
                 # at 136 vs 111 tokens/s. In a 20-step training check: sdpa 4.16 records/s, 2.93 GB peak;
                 # eager 5.29 records/s, 3.51 GB (it keeps the S x S probabilities twice for backward);
                 # eager_low_memory (methods/xrec/attention.py) 5.53 records/s, 3.01 GB.
-                "training": {"lr": 1e-3, "batch_size": 8, "bf16": True, "log_every": 4, "valid_records": 48,
+                "training": {"lr": 1e-3, "batch_size": 8, "bf16": CPU_BF16, "log_every": 4, "valid_records": 48,
                              "warmup_steps": 25, "attention": "eager_low_memory"},
                 # Greedy decoding of the 135M backbone falls into copying the system instruction after
                 # adapter training ("The user would enjoy the business within 50 words.": 113 of 300
                 # outputs of the full yelp-mini run at 1.0); a mild repetition penalty stops it (10/64
                 # echoes at 1.0, 0/64 at 1.1, same checkpoint). The paper profile keeps 1.0.
-                "generation": {"batch_size": 16, "bf16": True, "repetition_penalty": 1.1, "attention": "eager"}},
+                "generation": {"batch_size": 16, "bf16": CPU_BF16, "repetition_penalty": 1.1, "attention": "eager"}},
     }
 
     def __init__(self, config: dict[str, Any]):
