@@ -122,6 +122,11 @@ class Pepler(Method):
                      "max_tokens": report["max_tokens"], "config": self.config}
         return report
 
+    @property
+    def explain_batch_size(self) -> int:
+        """The runner hands ``explain`` whole batches of this size (every prompt is ``[u, i, <bos>]``)."""
+        return int(self.config["explain_batch_size"])
+
     def explain(self, records: Sequence[Record], ctx: RunContext) -> list[str]:
         import torch
 

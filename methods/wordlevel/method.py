@@ -93,6 +93,11 @@ class WordLevelMethod(Method):
         })
         return report
 
+    @property
+    def explain_batch_size(self) -> int:
+        """The runner hands ``explain`` whole batches of this size (every prompt has the same length)."""
+        return int(self.config["decode_batch_size"])
+
     def explain(self, records: Sequence[Record], ctx: RunContext) -> list[str]:
         import torch
 

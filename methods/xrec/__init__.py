@@ -189,6 +189,18 @@ class XRec(Method):
                                  ctx.progress)
         return {**report, **trained}
 
+    @property
+    def explain_batch_size(self) -> int:
+        return int(self._cfg("generation")["batch_size"])
+
+    def batch_key(self, record: Record) -> int:
+        """The prompt's token count: the runner sorts by it, and generation's own stable sort by the same
+        length keeps the runner's batches (left padding stays short, and no batch depends on chunking)."""
+        if self._state is None:
+            raise RuntimeError("XRec.batch_key called before fit or load")
+        builder = self._state["builder"]
+        return len(builder.prompt_ids(builder.inference_prompt(record)))
+
     def explain(self, records: Sequence[Record], ctx: RunContext) -> list[str]:
         from methods.xrec import generation
 

@@ -129,7 +129,8 @@ def generate_ids(backbone: Backbone, injector: CollaborativeInjector, prompts: S
 def explain(backbone: Backbone, injector: CollaborativeInjector, adapters: torch.nn.Module,
             builder: PromptBuilder, records: Sequence[Record], cfg: dict[str, Any], seed: int, device: str,
             progress: Callable[..., Iterable] = lambda it, **_: it) -> list[Explanation]:
-    """Explanations in record order; batches are formed from prompts of similar length."""
+    """Explanations in record order; batches are formed from prompts of similar length (a stable sort by
+    prompt tokens, so records the runner already sorted that way keep its batches)."""
     tokenizer = backbone.tokenizer
     use_attention(backbone, cfg["attention"])
     stop_ids = backbone.end_of_turn_ids(builder.fmt == "chat-template")

@@ -82,3 +82,28 @@ def test_ablation_switches_change_the_run_id_and_bad_values_are_user_errors():
     assert paper["lightgcn"]["max_epochs"] == 300 and paper["lightgcn"]["patience"] == 10
     with pytest.raises(UserError, match="method.injection"):
         XRec({**XRec.defaults, "injection": "everywhere"})
+
+
+def test_generation_batches_are_the_runners_batches_whatever_the_chunk(tiny_dir, tmp_path, monkeypatch):
+    """XRec sorts by the same prompt length as its batch_key, so a chunk of the runner's whole batches is
+    generated in exactly those batches: predictions cannot depend on runtime.explain_chunk."""
+    from benchmark.runner import explain_batches
+    from methods.xrec import generation
+
+    ctx = RunContext(seed=0, cache_dir=tmp_path / "cache", scratch_dir=tmp_path)
+    method = XRec(config(tiny_dir))
+    data = splits()
+    method.fit(data, ctx)
+    records = [r.without_reference() for r in make_records(10, seed=11)]
+    batches = explain_batches(method, records)
+    assert [len(b) for b in batches] == [3, 3, 3, 1] and method.explain_batch_size == 3
+    seen = []
+    real = generation.generate_ids
+    monkeypatch.setattr(generation, "generate_ids", lambda backbone, injector, prompts, *rest: (
+        seen.append(sorted(map(tuple, prompts))) or real(backbone, injector, prompts, *rest)))
+    whole = method.explain([r for b in batches for r in b], ctx)
+    in_whole = list(seen)
+    seen.clear()
+    one_by_one = [text for b in batches for text in method.explain(b, ctx)]
+    assert seen == in_whole and len(seen) == 4
+    assert one_by_one == whole
