@@ -121,12 +121,16 @@ def score_command(predictions, references, dataset, profile, metric_names, assig
 
 @main.command("leaderboard")
 @click.option("--results", default="runs", show_default=True, type=click.Path())
-@click.option("--out", default="leaderboards", show_default=True, type=click.Path())
-def leaderboard_command(results: str, out: str) -> None:
+@click.option("--out", default=None, type=click.Path(),
+              help="Where the tables go (default: RESULTS/boards, beside the results they are built from).")
+def leaderboard_command(results: str, out: str | None) -> None:
     """Rebuild the leaderboard tables (Markdown, CSV, LaTeX, HTML) from result files alone."""
     from benchmark.leaderboard import build_leaderboard
 
-    for path in build_leaderboard(Path(results), Path(out)):
+    # The default stays inside the results directory, so building a board from your own runs/ never
+    # overwrites the committed boards in leaderboards/ (those are built with --results
+    # leaderboards/results --out leaderboards).
+    for path in build_leaderboard(Path(results), Path(out) if out else Path(results) / "boards"):
         click.echo(str(path))
 
 

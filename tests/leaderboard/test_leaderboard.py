@@ -240,3 +240,19 @@ def test_an_ablation_grid_names_each_row_by_the_switch_it_flips():
         "e": "profiles_in_prompt=false"}
     two = distinguishing_tags({"a": base, "b": {**base, "injection": "none"}}, with_keys=True)
     assert two == {"a": "injection=all-layers", "b": "injection=none"}  # short tags keep every value
+
+
+def test_the_cli_default_writes_beside_the_results_not_into_the_committed_boards(tmp_path, monkeypatch):
+    """`xrec-bench leaderboard` after `xrec-bench run` (the README's main job) must leave leaderboards/ alone."""
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    write_result(tmp_path / "runs", "yelp-mini", "toy", "s0-aaaa", metrics={
+        "usr": metric("usr", 0.9, config={})})
+    (tmp_path / "leaderboards").mkdir()
+    done = CliRunner().invoke(main, ["leaderboard"])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "runs" / "boards" / "yelp-mini.md").is_file()
+    assert not any((tmp_path / "leaderboards").iterdir())
