@@ -23,6 +23,7 @@ from benchmark.errors import MetricUnavailable
 from benchmark.line_files import split_lines
 from benchmark.plugin import Metric, MetricResult, RunContext
 from benchmark.registry import metrics
+from metrics.judges.redaction import redact
 from metrics.per_sample import summarise
 
 # XRec's evaluation/system_prompt.txt, verbatim (the file has no trailing newline).
@@ -114,6 +115,8 @@ class GPTScore(Metric):
         "max_retries": 5,  # per request, on 429 / 5xx / timeouts, with exponential backoff
         "backoff_s": 1.0,
         "max_reasks": 3,  # per sample, on unparseable or out-of-range replies
+        "max_consecutive_failures": 20,  # failed requests in a row (all workers) before the judge is given up
+        "deadline_s": 1800.0,  # the whole scoring's time budget; past it the metric is skipped
         "batch_size": 8,  # hf judge
     }
     # XRec's evaluation/metrics.py calls gpt-3.5-turbo with nothing but the messages, so the API's
@@ -161,7 +164,10 @@ class GPTScore(Metric):
                 else:
                     pending.append((index, sample, messages, key))
         lock = threading.Lock()
-        examples: list[str] = []  # a few unparseable replies, so a user sees what the judge said
+        # The last reply of each request still unparseable, so a user sees what the judge said.
+        last_unparseable: dict[tuple[int, int], str] = {}
+        # What a judge returns may echo the request (a proxy's error page): no secret is ever stored.
+        scrub = getattr(judge, "redact", None) or redact
         for attempt in range(int(self.config.get("max_reasks", 3)) + 1):
             if not pending:
                 break
@@ -170,15 +176,16 @@ class GPTScore(Metric):
             failed: list[tuple] = []
 
             def on_reply(position: int, reply: str, batch=pending, failed=failed) -> None:
-                index, _, _, key = batch[position]
+                index, sample, _, key = batch[position]
+                reply = scrub(reply)
                 value = parse_score(reply)
                 with lock:
                     counts["calls"] += 1
                     if value is None:
                         failed.append(batch[position])
-                        if len(examples) < 3:
-                            examples.append(reply[:80])
+                        last_unparseable[(index, sample)] = reply[:80]
                         return
+                    last_unparseable.pop((index, sample), None)
                     scores[index].append(value)
                 cache.put(key, value, reply)
 
@@ -188,7 +195,7 @@ class GPTScore(Metric):
                            [base_seed + sample for _, sample, _, _ in pending], on_reply)
             pending = sorted(failed, key=lambda item: (item[0], item[1]))
         counts["unparseable"] = len(pending)
-        counts["unparseable_examples"] = examples
+        counts["unparseable_examples"] = [last_unparseable[(index, sample)] for index, sample, _, _ in pending][:3]
         return scores, counts
 
 

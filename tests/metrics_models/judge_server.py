@@ -14,13 +14,15 @@ class ScriptedJudge:
 
     ``scores``: prediction → the number the judge replies. Per prediction, the first requests can be
     answered with HTTP 500 (``failures``), too slowly (``slow``, sleeping ``slow_s``), with a reply
-    that is not a number (``garbage``) or with a body that is not JSON (``broken_bodies``).
+    that is not a number (``garbage``), with a body that is not JSON (``broken_bodies``) or with a
+    reply that echoes the request's Authorization header, as a careless proxy might (``echoes``).
     """
 
     def __init__(self, scores: dict[str, float], *, failures: int = 0, slow: int = 0, slow_s: float = 1.0,
-                 garbage: int = 0, broken_bodies: int = 0, status: int | None = None):
+                 garbage: int = 0, broken_bodies: int = 0, echoes: int = 0, status: int | None = None):
         self.scores = scores
-        self.plan = {"failures": failures, "slow": slow, "garbage": garbage, "broken": broken_bodies}
+        self.plan = {"failures": failures, "slow": slow, "garbage": garbage, "broken": broken_bodies,
+                     "echo": echoes}
         self.slow_s = slow_s
         self.status = status  # answer every request with this HTTP status
         self.seen: Counter = Counter()  # prediction -> requests received
@@ -56,7 +58,7 @@ class ScriptedJudge:
             self.seen[prediction] += 1
         if self.status is not None:
             return "status", ""
-        for action in ("failures", "slow", "garbage", "broken"):
+        for action in ("failures", "slow", "garbage", "broken", "echo"):
             if count < self.plan[action]:
                 return action, ""
             count -= self.plan[action]
@@ -96,6 +98,8 @@ class ScriptedJudge:
                     if action == "slow":
                         time.sleep(judge.slow_s)
                     content = "Great explanation, very relevant!" if action == "garbage" else reply
+                    if action == "echo":
+                        content = f"You sent Authorization: {self.headers.get('Authorization')}"
                     self._send(200, json.dumps({
                         "id": "chatcmpl-test", "object": "chat.completion", "model": body["model"],
                         "choices": [{"index": 0, "finish_reason": "stop",
