@@ -130,7 +130,8 @@ def leaderboard_command(results: str, out: str | None) -> None:
     # The default stays inside the results directory, so building a board from your own runs/ never
     # overwrites the committed boards in leaderboards/ (those are built with --results
     # leaderboards/results --out leaderboards).
-    for path in build_leaderboard(Path(results), Path(out) if out else Path(results) / "boards"):
+    for path in build_leaderboard(Path(results), Path(out) if out else Path(results) / "boards",
+                                  warn=lambda line: click.echo(line, err=True)):
         click.echo(str(path))
 
 

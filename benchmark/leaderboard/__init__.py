@@ -8,10 +8,13 @@ have a fixed format, and nothing records the time of the build.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from benchmark.leaderboard.board import Board, build_board, read_complete_results
+from benchmark.leaderboard.board import Board, build_board
 from benchmark.leaderboard.page import to_html
+from benchmark.leaderboard.result_files import read_complete_results
 from benchmark.leaderboard.tables import to_csv, to_latex, to_markdown
 from benchmark.results import atomic_write_text
 
@@ -28,13 +31,20 @@ def _index(boards: list[Board]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_leaderboard(results_dir: str | Path, out_dir: str | Path) -> list[Path]:
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def build_leaderboard(results_dir: str | Path, out_dir: str | Path,
+                      warn: Callable[[str], None] = _to_stderr) -> list[Path]:
     """Write the leaderboard files for every dataset with complete results; return the paths written.
 
-    Raises ``UserError`` when ``results_dir`` holds no complete result.
+    A result file that is broken, unfinished or of another schema is skipped with one ``warn`` line
+    naming it and why. Raises ``UserError`` when ``results_dir`` holds no valid complete result.
     """
     out = Path(out_dir)
-    boards = [build_board(dataset, results) for dataset, results in read_complete_results(Path(results_dir)).items()]
+    found = read_complete_results(Path(results_dir), warn, out)
+    boards = [build_board(dataset, results) for dataset, results in found.items()]
     written = []
     for board in boards:
         for extension, render in FORMATS:

@@ -11,17 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from benchmark.errors import UserError
-
-SUPPORTED_SCHEMA = 1
 TAG_LIMIT = 48  # longest distinguishing tag before falling back to a short hash
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # dataset names become file names
 
 
 def config_hash(config: Any) -> str:
@@ -161,29 +155,6 @@ class Board:
     @property
     def run_count(self) -> int:
         return sum(len(row.runs) for row in self.rows)
-
-
-def read_complete_results(results_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    """Complete results under ``results_dir/<dataset>/<method>/<run-id>/result.json``, by dataset name."""
-    by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for path in sorted(Path(results_dir).glob("*/*/*/result.json")):
-        try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise UserError(f"{path} is not valid JSON; delete that run directory or run it again.") from None
-        if not isinstance(result, dict) or result.get("complete") is not True:
-            continue
-        if result.get("schema_version") != SUPPORTED_SCHEMA:
-            raise UserError(f"{path} has result schema version {result.get('schema_version')!r}, but this "
-                            f"xrec-bench reads version {SUPPORTED_SCHEMA}; upgrade xrec-bench or re-run.")
-        name = str(result.get("dataset", {}).get("name", ""))
-        if not SAFE_NAME.fullmatch(name):
-            raise UserError(f"{path} names its dataset {name!r}, which cannot be a file name; fix or delete it.")
-        by_dataset[name].append(result)
-    if not by_dataset:
-        raise UserError(f"No complete result.json under {results_dir}/<dataset>/<method>/<run-id>/; run "
-                        f"`xrec-bench run` first or pass the folder of your runs with --results.")
-    return dict(sorted(by_dataset.items()))
 
 
 def _row_identity(result: dict[str, Any]) -> dict[str, Any]:

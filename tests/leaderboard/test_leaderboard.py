@@ -225,8 +225,40 @@ def test_a_corrupt_result_file_is_named(tmp_path):
     path = tmp_path / "runs" / "yelp-mini" / "xrec" / "s0-x" / "result.json"
     path.parent.mkdir(parents=True)
     path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(UserError, match="s0-x/result.json is not valid JSON"):
-        build_leaderboard(tmp_path / "runs", tmp_path / "out")
+    warnings = []
+    with pytest.raises(UserError, match="No complete result.json"):
+        build_leaderboard(tmp_path / "runs", tmp_path / "out", warn=warnings.append)
+    assert len(warnings) == 1 and "s0-x/result.json" in warnings[0] and "not valid JSON" in warnings[0]
+
+
+def test_bad_result_files_are_skipped_one_warning_each_and_the_rest_is_built(tmp_path):
+    runs = tmp_path / "runs"
+    good = {"usr": metric("usr", 0.9, config={})}
+    write_result(runs, "yelp-mini", "retrieval", "s0-good", metrics=good)
+    write_result(runs, "yelp-mini", "nrt", "s0-unfinished", metrics=good, complete=False)
+    write_result(runs, "yelp-mini", "peter", "s0-future", metrics=good)
+    future = runs / "yelp-mini" / "peter" / "s0-future" / "result.json"
+    future.write_text(future.read_text().replace('"schema_version": 1', '"schema_version": 2'))
+    write_result(runs, "yelp-mini", "att2seq", "s0-nomethod", metrics=good)
+    nomethod = runs / "yelp-mini" / "att2seq" / "s0-nomethod" / "result.json"
+    payload = json.loads(nomethod.read_text())
+    del payload["method"]
+    nomethod.write_text(json.dumps(payload))
+    truncated = runs / "yelp-mini" / "xrec" / "s0-torn" / "result.json"
+    truncated.parent.mkdir(parents=True)
+    truncated.write_text('{"schema_version": 1, "complete": tr')
+    (runs / "yelp-mini" / "notes.txt").write_text("my notes")
+    (runs / "yelp-mini" / "pepler" / "s0-running").mkdir(parents=True)
+    warnings = []
+    written = build_leaderboard(runs, tmp_path / "boards", warn=warnings.append)
+    assert (tmp_path / "boards" / "yelp-mini.md") in written
+    assert "retrieval" in (tmp_path / "boards" / "yelp-mini.md").read_text()
+    named = {name: [w for w in warnings if name in w] for name in
+             ("s0-unfinished", "s0-future", "s0-nomethod", "s0-torn", "notes.txt", "s0-running")}
+    assert all(len(found) == 1 for found in named.values()), warnings
+    assert len(warnings) == 6 and all(w.startswith("warning: skipped ") and "\n" not in w for w in warnings)
+    assert "not complete" in named["s0-unfinished"][0] and "schema version 2" in named["s0-future"][0]
+    assert "method" in named["s0-nomethod"][0] and "not valid JSON" in named["s0-torn"][0]
 
 
 def test_an_ablation_grid_names_each_row_by_the_switch_it_flips():
