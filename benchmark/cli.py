@@ -22,7 +22,7 @@ class UserErrorsExit2(click.Group):
             sys.exit(2)
 
 
-@click.group(cls=UserErrorsExit2)
+@click.group(cls=UserErrorsExit2, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="xrec-bench")
 def main() -> None:
     """Benchmark for LLM-based explainable recommendation: train, explain, score, publish."""
@@ -72,15 +72,48 @@ def _metric_names(text: str | None) -> list[str] | None:
     return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
+CELL_OPTIONS = [
+    click.option("--method", required=True, help="A registered method (see `xrec-bench list methods`)."),
+    click.option("--dataset", required=True, help="A registered dataset (see `xrec-bench list datasets`)."),
+    click.option("--profile", default="cpu", show_default=True, type=click.Choice(["cpu", "paper"]),
+                 help="cpu (offline default) or paper (published setting)."),
+    click.option("--metrics", "metric_names", help="Comma-separated metric families (default: all)."),
+    click.option("--seed", type=int, help="The run seed (default 0, from the package defaults)."),
+    click.option("--limit", type=int, help="Use at most N records of each split (quick runs)."),
+    click.option("--config", "user_file", type=click.Path(), help="A YAML file of config overrides."),
+    click.option("--set", "assignments", multiple=True,
+                 help="key=value override of a known setting, e.g. method.training.lr=1e-4 (repeatable)."),
+]
+
+
+def cell_options(command):
+    """The options that resolve one run cell's config (shared by `run` and `config`)."""
+    for option in reversed(CELL_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments) -> dict:
+    from benchmark import config as run_config
+
+    return run_config.resolve(method=method, dataset=dataset, profile=profile, seed=seed, limit=limit,
+                              metric_names=_metric_names(metric_names), user_file=user_file,
+                              assignments=list(assignments))
+
+
+@main.command("config")
+@cell_options
+def config_command(method, dataset, profile, metric_names, seed, limit, user_file, assignments) -> None:
+    """Print the resolved config of a run cell (YAML) and its run id, without running anything."""
+    from benchmark import config as run_config
+
+    resolved = _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments)
+    click.echo(run_config.dump(resolved), nl=False)
+    click.echo(f"# run id: {run_config.run_id(resolved)}")
+
+
 @main.command("run")
-@click.option("--method", required=True, help="A registered method (see `xrec-bench list methods`).")
-@click.option("--dataset", required=True, help="A registered dataset (see `xrec-bench list datasets`).")
-@click.option("--profile", default="cpu", show_default=True, help="cpu (offline default) or paper (published setting).")
-@click.option("--metrics", "metric_names", help="Comma-separated metric families (default: all).")
-@click.option("--seed", type=int)
-@click.option("--limit", type=int, help="Use at most N records of each split (quick runs).")
-@click.option("--config", "user_file", type=click.Path(), help="A YAML file of config overrides.")
-@click.option("--set", "assignments", multiple=True, help="key=value override of a known setting, e.g. method.training.lr=1e-4 (repeatable).")
+@cell_options
 @click.option("--output-dir", default="runs", show_default=True, type=click.Path())
 @click.option("--shard", help="i/N: explain only the i-th of N parts of the test set (merged by sample id).")
 @click.option("--overwrite", is_flag=True, help="Discard an earlier run with the same config instead of resuming it.")
@@ -88,12 +121,9 @@ def _metric_names(text: str | None) -> list[str] | None:
 def run_command(method, dataset, profile, metric_names, seed, limit, user_file, assignments, output_dir,
                 shard, overwrite, wait) -> None:
     """Fit a method, explain the test set, score it and write the result files."""
-    from benchmark import config as run_config
     from benchmark.runner import parse_shard, run
 
-    resolved = run_config.resolve(method=method, dataset=dataset, profile=profile, seed=seed, limit=limit,
-                                  metric_names=_metric_names(metric_names), user_file=user_file,
-                                  assignments=list(assignments))
+    resolved = _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments)
     path = run(resolved, Path(output_dir), shard=parse_shard(shard), overwrite=overwrite, wait=wait,
                log=lambda line: click.echo(line, err=True))
     _summarise(path)

@@ -105,3 +105,19 @@ def test_score_jsonl_against_a_references_file(tmp_path):
     result, _ = result_of(run_cli("score", "--predictions", str(predictions), "--references", str(references),
                                   "--metrics", "usr", "--output-dir", str(tmp_path / "runs")))
     assert result["metrics"]["usr"]["value"] == 0.5 and result["metrics"]["usn"]["value"] == 1
+
+
+def test_config_prints_the_resolved_yaml_and_the_run_id(mirror):
+    from benchmark.config import load_yaml, resolve, run_id
+
+    done = run_cli("config", "--method", "retrieval", "--dataset", "yelp-mini", "--metrics", "usr", "--seed", "3",
+                   "--set", "metrics.bootstrap_resamples=0")
+    assert done.returncode == 0, done.stderr
+    printed = load_yaml(done.stdout)
+    expected = resolve(method="retrieval", dataset="yelp-mini", seed=3, metric_names=["usr"],
+                       assignments=["metrics.bootstrap_resamples=0"])
+    assert printed == expected
+    assert done.stdout.strip().splitlines()[-1] == f"# run id: {run_id(expected)}"
+    refused = run_cli("config", "--method", "retrieval", "--dataset", "yelp-mini", "--profile", "gpu")
+    assert refused.returncode == 2 and "gpu" in refused.stderr
+    assert run_cli("run", "-h").returncode == 0
