@@ -26,6 +26,7 @@ def lock_path(run_dir: Path) -> Path:
 def run_lock(run_dir: Path, *, wait: bool = False) -> Iterator[None]:
     """Hold the run directory's lock; without ``wait``, a held lock is a UserError naming its holder."""
     path = lock_path(run_dir)
+    created = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
         try:
@@ -42,6 +43,15 @@ def run_lock(run_dir: Path, *, wait: bool = False) -> Iterator[None]:
         handle.flush()
         try:
             yield
+        except BaseException:
+            if not run_dir.exists():  # it failed before writing anything (bad input): leave no trace
+                path.unlink(missing_ok=True)
+                for folder in created:
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        break
+            raise
         finally:
             handle.seek(0)
             handle.truncate()
