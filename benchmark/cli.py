@@ -24,8 +24,22 @@ class UserErrorsExit2(click.Group):
 
 @click.group(cls=UserErrorsExit2, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="xrec-bench")
-def main() -> None:
-    """Benchmark for LLM-based explainable recommendation: train, explain, score, publish."""
+@click.option("-v", "--verbose", is_flag=True, help="Also log debug lines.")
+@click.option("-q", "--quiet", is_flag=True, help="Log warnings only (no stage and progress lines).")
+def main(verbose: bool, quiet: bool) -> None:
+    """Benchmark for LLM-based explainable recommendation: train, explain, score, publish.
+
+    Stage timings and, when stderr is not a terminal, progress lines (done/total, rate, ETA) go to
+    stderr; on a terminal, progress shows as bars.
+    """
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    logger = logging.getLogger("xrec_bench")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
 
 
 @main.command("list")

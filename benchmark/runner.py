@@ -18,7 +18,7 @@ import os
 import random
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from benchmark.atomic_files import fsync_directory
 from benchmark.errors import MetricUnavailable, UserError
 from benchmark.line_files import cut_torn_tail, split_lines
 from benchmark.plugin import Explanation, Method, MetricResult, RunContext
+from benchmark.progress import progress_factory
 from benchmark.records import DatasetSplits, Record
 from benchmark.registry import datasets, methods, metrics
 from benchmark.results import (
@@ -42,20 +43,6 @@ from benchmark.results import (
 )
 from benchmark.run_lock import run_lock
 from benchmark.stages import StageLog
-
-
-def progress_factory(enabled: bool) -> Callable[..., Iterable]:
-    """tqdm progress bars on a terminal; none when output is not a terminal or in CI."""
-    show = enabled and sys.stderr.isatty() and not os.environ.get("CI")
-
-    def progress(iterable: Iterable, **kwargs: Any) -> Iterable:
-        if not show:
-            return iterable
-        from tqdm.auto import tqdm
-
-        return tqdm(iterable, dynamic_ncols=True, leave=False, **kwargs)
-
-    return progress
 
 
 def seed_everything(seed: int) -> None:

@@ -12,9 +12,10 @@ from benchmark.errors import UserError
 from benchmark.line_files import split_lines
 from benchmark.models import sha256_of
 from benchmark.plugin import RunContext
+from benchmark.progress import progress_factory
 from benchmark.records import Record
 from benchmark.results import atomic_write_text
-from benchmark.runner import cache_dir, progress_factory, score_all, write_run
+from benchmark.runner import cache_dir, score_all, write_run
 from benchmark.stages import StageLog
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from benchmark.progress import log
+
 _STATUS = Path("/proc/self/status")
 
 
@@ -69,12 +71,17 @@ class StageLog:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         start = time.perf_counter()
+        finished = False
         try:
             yield
+            finished = True
         finally:
             stop.set()
             sampler.join()
             peak[0] = max(peak[0], current_rss_mb())
-            self.timings_s[name] = round(self.timings_s.get(name, 0.0) + time.perf_counter() - start, 3)
+            elapsed = time.perf_counter() - start
+            self.timings_s[name] = round(self.timings_s.get(name, 0.0) + elapsed, 3)
             self.peak_memory_mb[name] = round(max(self.peak_memory_mb.get(name, 0.0), peak[0]), 1)
+            if finished:  # a failed stage ends in the error's one sentence alone
+                log.info("stage %s: %.1f s, peak RSS %.0f MB", name, elapsed, peak[0])
             release_free_memory()  # after the stage's own figures: its cost is not the stage's
