@@ -107,3 +107,24 @@ def test_generation_batches_are_the_runners_batches_whatever_the_chunk(tiny_dir,
     one_by_one = [text for b in batches for text in method.explain(b, ctx)]
     assert seen == in_whole and len(seen) == 4
     assert one_by_one == whole
+
+
+def test_the_paper_settings_fit_and_explain_on_a_tiny_backbone(tiny_dir, tmp_path):
+    """Every official switch of the paper profile at once (backbone and sizes aside): official text with the
+    tokenizer's BOS, seeded normal rows, loss from <EXPLAIN_POS>, sampling, no echo stripping."""
+    from benchmark.config import plugin_layer
+
+    paper = plugin_layer(XRec, "paper")
+    switches = {key: paper[key] for key in ("prompt_format", "add_bos", "new_token_init")}
+    base = config(tiny_dir, **switches)
+    cfg = {**base, "training": {**base["training"], "loss_start": paper["training"]["loss_start"]},
+           "generation": {**base["generation"], **{k: paper["generation"][k] for k in (
+               "do_sample", "temperature", "top_k", "top_p", "suppress_xrec_tokens", "strip_instruction_echo")}}}
+    ctx = RunContext(seed=0, cache_dir=tmp_path / "cache", scratch_dir=tmp_path)
+    method = XRec(cfg)
+    report = method.fit(splits(), ctx)
+    assert report["prompt_format"] == "official" and report["history"][-1]["valid_loss"] > 0
+    test = [r.without_reference() for r in splits().test]
+    first, again = method.explain(test, ctx), method.explain(test, ctx)
+    assert first == again  # seeded per record
+    assert all(o.decoding["stop"] in ("eos", "max_new_tokens") and o.decoding["new_tokens"] >= 1 for o in first)
