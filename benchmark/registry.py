@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from benchmark.errors import UserError
+from xrec_bench.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,6 @@ class Registry:
         raise UserError(f"Unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(known)}.{hint}")
 
 
-methods = Registry("method", "methods", "xrec_bench.methods")
-datasets = Registry("dataset", "benchmark.data", "xrec_bench.datasets")
-metrics = Registry("metric", "metrics", "xrec_bench.metrics")
+methods = Registry("method", "xrec_bench.methods", "xrec_bench.methods")
+datasets = Registry("dataset", "xrec_bench.data", "xrec_bench.datasets")
+metrics = Registry("metric", "xrec_bench.metrics", "xrec_bench.metrics")

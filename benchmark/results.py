@@ -1,5 +1,5 @@
 """Result files: the result.json record, samples.jsonl, and the environment stamp (written atomically,
-by ``benchmark.atomic_files``, whose ``atomic_write_text`` callers may import from here)."""
+by ``xrec_bench.atomic_files``, whose ``atomic_write_text`` callers may import from here)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmark.atomic_files import atomic_write_text
-from benchmark.plugin import MetricResult
+from xrec_bench.atomic_files import atomic_write_text
+from xrec_bench.plugin import MetricResult
 
 SCHEMA_VERSION = 1
 RECORDED_PACKAGES = ("xrec-bench", "torch", "transformers", "torch-geometric", "bert-score", "peft",

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmark.errors import UserError
+from xrec_bench.errors import UserError
 
 
 def lock_path(run_dir: Path) -> Path:

@@ -4,7 +4,7 @@ A run lives in ``<output-dir>/<dataset>/<method>/<run-id>/``. It resumes from wh
 the fitted model (``model/``), the predictions written so far (``predictions/*.jsonl``, one file
 per shard, appended chunk by chunk), and it writes ``samples.jsonl`` then ``result.json`` last,
 atomically, so a leaderboard never reads half a result. One process at a time holds a run
-(``benchmark.run_lock``).
+(``xrec_bench.run_lock``).
 
 Batches are formed once over the whole test set sorted by (``Method.batch_key``, sample id), in
 ``Method.explain_batch_size`` records; shards take every N-th batch and chunks, resumes and
@@ -23,15 +23,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmark import config as run_config
-from benchmark.atomic_files import fsync_directory
-from benchmark.errors import MetricUnavailable, UserError
-from benchmark.line_files import cut_torn_tail, split_lines
-from benchmark.plugin import Explanation, Method, MetricResult, RunContext
-from benchmark.progress import progress_factory
-from benchmark.records import DatasetSplits, Record
-from benchmark.registry import datasets, methods, metrics
-from benchmark.results import (
+from xrec_bench import config as run_config
+from xrec_bench.atomic_files import fsync_directory
+from xrec_bench.errors import MetricUnavailable, UserError
+from xrec_bench.line_files import cut_torn_tail, split_lines
+from xrec_bench.plugin import Explanation, Method, MetricResult, RunContext
+from xrec_bench.progress import progress_factory
+from xrec_bench.records import DatasetSplits, Record
+from xrec_bench.registry import datasets, methods, metrics
+from xrec_bench.results import (
     SCHEMA_VERSION,
     atomic_write_json,
     atomic_write_text,
@@ -41,8 +41,8 @@ from benchmark.results import (
     read_result,
     write_samples,
 )
-from benchmark.run_lock import run_lock
-from benchmark.stages import StageLog
+from xrec_bench.run_lock import run_lock
+from xrec_bench.stages import StageLog
 
 
 def seed_everything(seed: int) -> None:
@@ -70,7 +70,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def cache_dir() -> Path:
-    from benchmark.models import cache_root
+    from xrec_bench.models import cache_root
 
     return cache_root()
 
@@ -109,7 +109,7 @@ def read_predictions(directory: Path) -> dict[str, Explanation]:
 def score_all(config: dict[str, Any], predictions: Sequence[str], references: Sequence[str],
               ctx: RunContext, stages: StageLog) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]]]:
     """Run every configured metric; a metric that cannot run here is recorded as skipped."""
-    from benchmark.statistics import bootstrap_ci
+    from xrec_bench.statistics import bootstrap_ci
 
     payloads: dict[str, dict[str, Any]] = {}
     per_sample: dict[str, list[float]] = {}

@@ -6,23 +6,23 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmark import config as run_config
-from benchmark.data.safe_pickle import load_string_list
-from benchmark.errors import UserError
-from benchmark.line_files import split_lines
-from benchmark.models import sha256_of
-from benchmark.plugin import RunContext
-from benchmark.progress import progress_factory
-from benchmark.records import Record
-from benchmark.results import atomic_write_text
-from benchmark.runner import cache_dir, score_all, write_run
-from benchmark.stages import StageLog
+from xrec_bench import config as run_config
+from xrec_bench.data.safe_pickle import load_string_list
+from xrec_bench.errors import UserError
+from xrec_bench.line_files import split_lines
+from xrec_bench.models import sha256_of
+from xrec_bench.plugin import RunContext
+from xrec_bench.progress import progress_factory
+from xrec_bench.records import Record
+from xrec_bench.results import atomic_write_text
+from xrec_bench.runner import cache_dir, score_all, write_run
+from xrec_bench.stages import StageLog
 
 
 def read_texts(path: str | Path, key: str) -> list[str]:
     """Texts from .jsonl (a string per line, or objects with ``key``), .txt (one per line) or .pkl (list of str).
 
-    Lines end at ``\\n`` only (``benchmark.line_files``): a .txt of N lines is N texts, whatever else they hold.
+    Lines end at ``\\n`` only (``xrec_bench.line_files``): a .txt of N lines is N texts, whatever else they hold.
     """
     path = Path(path)
     if path.is_dir():
@@ -64,8 +64,8 @@ def read_texts(path: str | Path, key: str) -> list[str]:
 
 def references_for(predictions_path: Path, dataset: str) -> tuple[list[Record], str]:
     """The dataset's test references; for the released tst_pred.pkl itself, the released references."""
-    from benchmark.data import load_dataset
-    from benchmark.data.fetch import manifest
+    from xrec_bench.data import load_dataset
+    from xrec_bench.data.fetch import manifest
 
     released_sha = {e.sha256 for (ds, f), e in manifest().items() if f == "tst_pred.pkl" and e.sha256}
     if predictions_path.suffix in (".pkl", ".pickle") and sha256_of(predictions_path) in released_sha:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmark.progress import log
+from xrec_bench.progress import log
 
 _STATUS = Path("/proc/self/status")
 

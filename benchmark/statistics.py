@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import UserError
-from benchmark.line_files import split_lines
+from xrec_bench.errors import UserError
+from xrec_bench.line_files import split_lines
 
 DEFAULT_RESAMPLES = 1000
 

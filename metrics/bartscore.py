@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import MetricUnavailable, UserError
-from benchmark.plugin import Metric, MetricResult, RunContext
-from benchmark.registry import metrics
-from metrics.per_sample import summarise
+from xrec_bench.errors import MetricUnavailable, UserError
+from xrec_bench.metrics.per_sample import summarise
+from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.registry import metrics
 
 _LOADED: dict[tuple, tuple[Any, Any]] = {}  # (model dir, weights file, device) -> (tokenizer, model)
 
@@ -75,14 +75,14 @@ class BARTScore(Metric):
     profiles = {"cpu": {}, "paper": {}}
 
     def result_config(self, weights: Path | None) -> dict[str, Any]:
-        from benchmark.models import sha256_of
+        from xrec_bench.models import sha256_of
 
         return {"model": self.config["model"], "weights": sha256_of(weights) if weights else None,
                 "max_length": int(self.config.get("max_length", 1024)), "direction": "prediction->reference"}
 
     def score(self, predictions: Sequence[str], references: Sequence[str],
               ctx: RunContext) -> dict[str, MetricResult]:
-        from benchmark.models import ModelNotAvailable, locate
+        from xrec_bench.models import ModelNotAvailable, locate
 
         weights = Path(self.config["weights"]).expanduser() if self.config.get("weights") else None
         if weights is not None and not weights.is_file():

@@ -14,10 +14,10 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import MetricUnavailable, UserError
-from benchmark.plugin import Metric, MetricResult, RunContext
-from benchmark.registry import metrics
-from metrics.per_sample import summarise
+from xrec_bench.errors import MetricUnavailable, UserError
+from xrec_bench.metrics.per_sample import summarise
+from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.registry import metrics
 
 # One loaded scorer per (model directory, layer, device, baseline file): loading is the slow part.
 _SCORERS: dict[tuple, Any] = {}
@@ -25,7 +25,7 @@ _SCORERS: dict[tuple, Any] = {}
 
 def shipped_baseline(model: str) -> Path | None:
     """The rescale baseline this package ships for an offline model name, if any."""
-    path = Path(str(resources.files("metrics.baselines").joinpath(f"{model}.tsv")))
+    path = Path(str(resources.files("xrec_bench.metrics.baselines").joinpath(f"{model}.tsv")))
     return path if path.is_file() else None
 
 
@@ -106,7 +106,7 @@ class BERTScore(Metric):
 
     def score(self, predictions: Sequence[str], references: Sequence[str],
               ctx: RunContext) -> dict[str, MetricResult]:
-        from benchmark.models import ModelNotAvailable, locate
+        from xrec_bench.models import ModelNotAvailable, locate
 
         baseline = self._baseline_path()
         config = self.result_config(baseline)

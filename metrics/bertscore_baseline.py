@@ -24,9 +24,9 @@ CHUNK_PAIRS = 500
 
 def calibration_corpus() -> tuple[list[str], list[str], dict[str, str]]:
     """Texts and their row keys (``dataset:row``) from the XRec test files, plus the files' sha256."""
-    from benchmark.data.fetch import ensure_file
-    from benchmark.data.safe_pickle import load_dataframe
-    from benchmark.models import sha256_of
+    from xrec_bench.data.fetch import ensure_file
+    from xrec_bench.data.safe_pickle import load_dataframe
+    from xrec_bench.models import sha256_of
 
     texts, rows, checksums = [], [], {}
     for dataset in CORPUS_DATASETS:
@@ -60,8 +60,7 @@ def calibrate_baseline(model: str, output: Path, *, n_pairs: int = 10_000, seed:
     import numpy as np
     from bert_score import BERTScorer
     from transformers import AutoConfig
-
-    from benchmark.models import OFFLINE_MODELS, resolve, sha256_of
+    from xrec_bench.models import OFFLINE_MODELS, resolve, sha256_of
 
     texts, rows, checksums = corpus if corpus is not None else calibration_corpus()
     pairs = draw_pairs(rows, n_pairs, seed)

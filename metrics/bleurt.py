@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from benchmark.errors import MetricUnavailable
-from benchmark.plugin import Metric, MetricResult, RunContext
-from benchmark.registry import metrics
-from metrics.per_sample import summarise
+from xrec_bench.errors import MetricUnavailable
+from xrec_bench.metrics.per_sample import summarise
+from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.registry import metrics
 
 _LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}  # (checkpoint dir, device) -> (tokenizer, model)
 
@@ -59,7 +59,7 @@ class BLEURT(Metric):
 
     def score(self, predictions: Sequence[str], references: Sequence[str],
               ctx: RunContext) -> dict[str, MetricResult]:
-        from benchmark.models import ModelNotAvailable, locate
+        from xrec_bench.models import ModelNotAvailable, locate
 
         checkpoint = self.config["checkpoint"]
         try:

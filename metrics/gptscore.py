@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import MetricUnavailable
-from benchmark.line_files import split_lines
-from benchmark.plugin import Metric, MetricResult, RunContext
-from benchmark.registry import metrics
-from metrics.judges.redaction import redact
-from metrics.per_sample import summarise
+from xrec_bench.errors import MetricUnavailable
+from xrec_bench.line_files import split_lines
+from xrec_bench.metrics.judges.redaction import redact
+from xrec_bench.metrics.per_sample import summarise
+from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.registry import metrics
 
 # XRec's evaluation/system_prompt.txt, verbatim (the file has no trailing newline).
 SYSTEM_PROMPT = (
@@ -127,7 +127,7 @@ class GPTScore(Metric):
 
     def score(self, predictions: Sequence[str], references: Sequence[str],
               ctx: RunContext) -> dict[str, MetricResult]:
-        from metrics.judges import build_judge
+        from xrec_bench.metrics.judges import build_judge
 
         if not self.config.get("judge"):
             raise MetricUnavailable(f"No GPTScore judge is configured. {HOW_TO_CONFIGURE}")

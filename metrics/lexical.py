@@ -29,11 +29,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from benchmark.errors import UserError
-from benchmark.plugin import Metric, MetricResult, RunContext
-from benchmark.registry import metrics
-from benchmark.tokenization import pepler_tokenize
-from metrics.per_sample import summarise
+from xrec_bench.errors import UserError
+from xrec_bench.metrics.per_sample import summarise
+from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.registry import metrics
+from xrec_bench.tokenization import pepler_tokenize
 
 TOKENIZER = "pepler-eval-regex"
 SCALE = 100.0

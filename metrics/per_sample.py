@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from benchmark.plugin import MetricResult
+from xrec_bench.plugin import MetricResult
 
 
 def summarise(values: Sequence[float], config: dict[str, Any], *, higher_is_better: bool | None = True,

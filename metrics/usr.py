@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from benchmark.errors import UserError
-from benchmark.plugin import Metric, MetricResult, RunContext
-from benchmark.registry import metrics
+from xrec_bench.errors import UserError
+from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.registry import metrics
 
 
 def unique_sentence_count(predictions: Sequence[str]) -> int:

@@ -23,5 +23,5 @@ def mirror() -> Path:
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run `xrec-bench` as a user would, in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "benchmark.cli", *args], check=False, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "xrec_bench", *args], check=False, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, cwd=cwd or REPO, timeout=1800)

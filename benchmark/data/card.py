@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from benchmark.data.fetch import data_root, file_sha256, manifest
-from benchmark.records import DatasetSplits, Record
+from xrec_bench.data.fetch import data_root, file_sha256, manifest
+from xrec_bench.records import DatasetSplits, Record
 
 
 def _length_stats(records: list[Record]) -> dict[str, float] | None:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from benchmark.atomic_files import replace_shareably
-from benchmark.errors import UserError
-from benchmark.models import cache_root, sha256_of
+from xrec_bench.atomic_files import replace_shareably
+from xrec_bench.errors import UserError
+from xrec_bench.models import cache_root, sha256_of
 
 UPSTREAM_RAW = "https://raw.githubusercontent.com/HKUDS/XRec/main/data"
 UPSTREAM_LFS = "https://media.githubusercontent.com/media/HKUDS/XRec/main/data"
@@ -44,7 +44,7 @@ class ManifestEntry:
 
 
 def manifest() -> dict[tuple[str, str], ManifestEntry]:
-    text = resources.files("benchmark.data").joinpath("manifest.tsv").read_text(encoding="utf-8")
+    text = resources.files("xrec_bench.data").joinpath("manifest.tsv").read_text(encoding="utf-8")
     entries = {}
     for row in csv.DictReader(text.splitlines(), delimiter="\t"):
         sha = None if row["sha256"] == "-" else row["sha256"]

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 
-from benchmark.data.card import build_card
-from benchmark.data.release import load_graph, load_released, load_split
-from benchmark.records import DatasetSplits, Record
-from benchmark.registry import datasets
+from xrec_bench.data.card import build_card
+from xrec_bench.data.release import load_graph, load_released, load_split
+from xrec_bench.records import DatasetSplits, Record
+from xrec_bench.registry import datasets
 
 SALT = "xrec-bench-mini-v1"
 ZEROSHOT_SALT = "xrec-bench-zeroshot-v1"

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-
-from benchmark.data.card import build_card
-from benchmark.data.fetch import ensure_file
-from benchmark.data.safe_pickle import load_dataframe, load_pickle, load_string_list
-from benchmark.errors import UserError
-from benchmark.records import DatasetSplits, InteractionGraph, Record
-from benchmark.registry import datasets
+from xrec_bench.data.card import build_card
+from xrec_bench.data.fetch import ensure_file
+from xrec_bench.data.safe_pickle import load_dataframe, load_pickle, load_string_list
+from xrec_bench.errors import UserError
+from xrec_bench.records import DatasetSplits, InteractionGraph, Record
+from xrec_bench.registry import datasets
 
 REQUIRED_COLUMNS = ("uid", "iid", "title", "user_summary", "item_summary", "explanation")
 

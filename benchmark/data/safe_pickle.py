@@ -13,7 +13,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import UserError
+from xrec_bench.errors import UserError
 
 ALLOWED_GLOBALS = {
     ("builtins", "slice"),

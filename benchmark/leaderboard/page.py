@@ -7,8 +7,8 @@ import json
 import math
 from html import escape
 
-from benchmark.leaderboard.board import Board, Column
-from benchmark.leaderboard.tables import LEGEND, cell_numbers, header_text
+from xrec_bench.leaderboard.board import Board, Column
+from xrec_bench.leaderboard.tables import LEGEND, cell_numbers, header_text
 
 LABEL_WIDTH, PLOT_WIDTH, VALUE_WIDTH = 230, 400, 130
 BAR_HEIGHT, BAR_GAP, TOP, BOTTOM = 18, 8, 30, 26

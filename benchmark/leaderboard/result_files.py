@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import UserError
+from xrec_bench.errors import UserError
 
 SUPPORTED_SCHEMA = 1
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # dataset names become file names

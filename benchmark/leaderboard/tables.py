@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from benchmark.leaderboard.board import Board, Cell, Column, Row
+from xrec_bench.leaderboard.board import Board, Cell, Column, Row
 
 DASH = "—"
 LEGEND = ("Cells: mean ± std over the test samples (std only for per-sample values); a row averages the "

@@ -6,14 +6,14 @@ is compared with that code in docs/fidelity.md, section Att2Seq.
 
 from typing import Any, ClassVar
 
-from benchmark.hardware import cpu_has_native_bf16
-from benchmark.registry import methods
-from methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
+from xrec_bench.hardware import cpu_has_native_bf16
+from xrec_bench.methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
+from xrec_bench.registry import methods
 
 
 @methods.register("att2seq", summary="Att2Seq: user/item-conditioned 2-layer LSTM explanation generator")
 class Att2Seq(WordLevelMethod):
-    model_module = "methods.att2seq.model"
+    model_module = "xrec_bench.methods.att2seq.model"
     defaults: ClassVar[dict[str, Any]] = {
         **SHARED_DEFAULTS,
         "emsize": 64,

@@ -9,8 +9,7 @@ from typing import Any
 
 import torch
 from torch import nn
-
-from methods.wordlevel.recurrent import RecurrentDecoder
+from xrec_bench.methods.wordlevel.recurrent import RecurrentDecoder
 
 
 class Att2SeqNetwork(RecurrentDecoder):

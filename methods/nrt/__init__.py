@@ -10,14 +10,14 @@ to Att2Seq; the bag-of-words task is absent as in the re-implementation.
 
 from typing import Any, ClassVar
 
-from benchmark.hardware import cpu_has_native_bf16
-from benchmark.registry import methods
-from methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
+from xrec_bench.hardware import cpu_has_native_bf16
+from xrec_bench.methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
+from xrec_bench.registry import methods
 
 
 @methods.register("nrt", summary="NRT: GRU explanation decoder started from (user, item); rating branch off")
 class NRT(WordLevelMethod):
-    model_module = "methods.nrt.model"
+    model_module = "xrec_bench.methods.nrt.model"
     defaults: ClassVar[dict[str, Any]] = {
         **SHARED_DEFAULTS,
         "emsize": 300,

@@ -9,9 +9,8 @@ from typing import Any
 
 import torch
 from torch import nn
-
-from benchmark.errors import UserError
-from methods.wordlevel.recurrent import RecurrentDecoder
+from xrec_bench.errors import UserError
+from xrec_bench.methods.wordlevel.recurrent import RecurrentDecoder
 
 
 class NRTNetwork(RecurrentDecoder):

@@ -60,10 +60,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from benchmark.hardware import cpu_has_native_bf16
-from benchmark.plugin import Method, RunContext
-from benchmark.records import DatasetSplits, Record
-from benchmark.registry import methods
+from xrec_bench.hardware import cpu_has_native_bf16
+from xrec_bench.plugin import Method, RunContext
+from xrec_bench.records import DatasetSplits, Record
+from xrec_bench.registry import methods
 
 
 @methods.register("pepler", summary="PEPLER: continuous user/item prompts + a pretrained LM, two-stage tuning")
@@ -107,10 +107,9 @@ class Pepler(Method):
 
     def fit(self, splits: DatasetSplits, ctx: RunContext) -> dict[str, Any]:
         import torch
-
-        from methods.pepler.model import PromptedLM, load_backbone
-        from methods.pepler.training import train_two_stages
-        from methods.wordlevel.ids import build_id_maps, unseen_report
+        from xrec_bench.methods.pepler.model import PromptedLM, load_backbone
+        from xrec_bench.methods.pepler.training import train_two_stages
+        from xrec_bench.methods.wordlevel.ids import build_id_maps, unseen_report
 
         torch.manual_seed(ctx.seed)
         backbone, self.tokenizer = load_backbone(self.config["backbone"])
@@ -129,10 +128,9 @@ class Pepler(Method):
 
     def explain(self, records: Sequence[Record], ctx: RunContext) -> list[str]:
         import torch
-
-        from methods.pepler.encoding import decode_generated
-        from methods.pepler.generation import autocast, greedy_generate
-        from methods.wordlevel.ids import IdMap
+        from xrec_bench.methods.pepler.encoding import decode_generated
+        from xrec_bench.methods.pepler.generation import autocast, greedy_generate
+        from xrec_bench.methods.wordlevel.ids import IdMap
 
         if self.model is None:
             raise RuntimeError("PEPLER.explain called before fit or load")
@@ -152,11 +150,11 @@ class Pepler(Method):
         return texts
 
     def save(self, directory: Path) -> None:
-        from methods.pepler.model import save_model
+        from xrec_bench.methods.pepler.model import save_model
 
         save_model(self.model, self.tokenizer, Path(directory), self.meta)
 
     def load(self, directory: Path) -> None:
-        from methods.pepler.model import load_model
+        from xrec_bench.methods.pepler.model import load_model
 
         self.model, self.tokenizer, self.meta = load_model(Path(directory))

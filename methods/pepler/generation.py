@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 
 import torch
-
-from methods.pepler.model import PromptedLM
+from xrec_bench.methods.pepler.model import PromptedLM
 
 
 def autocast(device: str, enabled: bool) -> contextlib.AbstractContextManager:

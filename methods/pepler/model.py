@@ -13,8 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
-
-from benchmark.errors import UserError
+from xrec_bench.errors import UserError
 
 PROMPT_LENGTH = 2  # [user, item]
 # PEPLER adds these to the backbone tokenizer (GPT-2's own ids 50257..50259).
@@ -24,8 +23,7 @@ SPECIAL_TOKENS = {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad
 def load_backbone(name_or_dir: str) -> tuple[nn.Module, Any]:
     """The causal LM and its tokenizer, with PEPLER's three special tokens added and the embeddings resized."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from benchmark.models import hub_reachable_hint, resolve
+    from xrec_bench.models import hub_reachable_hint, resolve
 
     path = resolve(name_or_dir)
     try:

@@ -4,7 +4,7 @@ Stage 1 trains the prompt vectors (plus the token embeddings when
 ``stage1_train_token_embeddings``, the official run's behaviour); stage 2 trains everything. Each
 stage gets a fresh AdamW (weight decay 0, eps 1e-6: transformers.AdamW's defaults), a fresh
 cumulative early-stopping counter, and ends by reloading its best state. The validation loss is
-averaged per ``valid_criterion`` (``methods.wordlevel.validation``).
+averaged per ``valid_criterion`` (``xrec_bench.methods.wordlevel.validation``).
 """
 
 from __future__ import annotations
@@ -15,16 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-
-from benchmark.plugin import RunContext
-from benchmark.records import DatasetSplits, Record
-from methods.pepler.encoding import LENGTH_SETTINGS, batch_order, encode_explanation, iterate_batches
-from methods.pepler.generation import autocast
-from methods.pepler.model import PromptedLM
-from methods.wordlevel.early_stopping import train_with_early_stopping
-from methods.wordlevel.ids import IdMap
-from methods.wordlevel.training import peak_memory_mb
-from methods.wordlevel.validation import ValidationMean
+from xrec_bench.methods.pepler.encoding import (
+    LENGTH_SETTINGS,
+    batch_order,
+    encode_explanation,
+    iterate_batches,
+)
+from xrec_bench.methods.pepler.generation import autocast
+from xrec_bench.methods.pepler.model import PromptedLM
+from xrec_bench.methods.wordlevel.early_stopping import train_with_early_stopping
+from xrec_bench.methods.wordlevel.ids import IdMap
+from xrec_bench.methods.wordlevel.training import peak_memory_mb
+from xrec_bench.methods.wordlevel.validation import ValidationMean
+from xrec_bench.plugin import RunContext
+from xrec_bench.records import DatasetSplits, Record
 
 
 @dataclass
@@ -45,7 +49,7 @@ def encode_split(records: Sequence[Record], tokenizer: Any, user_map: IdMap, ite
 
 
 def max_tokens_of(config: dict[str, Any]) -> int:
-    from benchmark.errors import UserError
+    from xrec_bench.errors import UserError
 
     length = config["length"]
     if length not in LENGTH_SETTINGS:

@@ -13,14 +13,14 @@ no measurement says the copies train better.
 
 from typing import Any, ClassVar
 
-from benchmark.hardware import cpu_has_native_bf16
-from benchmark.registry import methods
-from methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
+from xrec_bench.hardware import cpu_has_native_bf16
+from xrec_bench.methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
+from xrec_bench.registry import methods
 
 
 @methods.register("peter", summary="PETER: small Transformer with the PETER mask and context-prediction loss")
 class PETER(WordLevelMethod):
-    model_module = "methods.peter.model"
+    model_module = "xrec_bench.methods.peter.model"
     defaults: ClassVar[dict[str, Any]] = {
         **SHARED_DEFAULTS,
         "emsize": 512,

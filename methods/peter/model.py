@@ -15,9 +15,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from benchmark.errors import UserError
-from methods.wordlevel.tokenizer import PAD_ID
+from xrec_bench.errors import UserError
+from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
 
 SOURCE_LENGTH = 2  # [user, item]; PETER+ would add the feature word, which XRec data lacks
 # How the encoder layers are initialised (config ``layer_init``): "official-copies" deep-copies one

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmark.plugin import Method, RunContext
-from benchmark.records import Record
-from benchmark.registry import methods
+from xrec_bench.plugin import Method, RunContext
+from xrec_bench.records import Record
+from xrec_bench.registry import methods
 
 
 @methods.register("published", summary="replays the released XRec test predictions against their released references")

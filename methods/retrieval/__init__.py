@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.plugin import Method, RunContext
-from benchmark.records import DatasetSplits, Record
-from benchmark.registry import methods
+from xrec_bench.plugin import Method, RunContext
+from xrec_bench.records import DatasetSplits, Record
+from xrec_bench.registry import methods
 
 
 @methods.register("retrieval", summary="copies the training explanation of the most similar (user, item) pair")
@@ -30,7 +30,7 @@ class RetrievalBaseline(Method):
         return {"history": [], "stopped_epoch": None, "train_records": len(self.train)}
 
     def _index(self) -> None:
-        from methods.retrieval.tfidf import TfidfIndex
+        from xrec_bench.methods.retrieval.tfidf import TfidfIndex
 
         self.user_index = TfidfIndex([t[3] for t in self.train])
         self.item_index = TfidfIndex([f"{t[2]} {t[4]}" for t in self.train])

@@ -10,8 +10,7 @@ has produced ``<eos>`` or after ``words`` tokens, and must return the same token
 from __future__ import annotations
 
 import torch
-
-from methods.wordlevel.tokenizer import BOS_ID, EOS_ID
+from xrec_bench.methods.wordlevel.tokenizer import BOS_ID, EOS_ID
 
 
 def _cut_at_eos(generated: torch.Tensor) -> list[list[int]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from benchmark.records import DatasetSplits, Record
+from xrec_bench.records import DatasetSplits, Record
 
 
 class IdMap:

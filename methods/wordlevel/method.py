@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.plugin import Method, RunContext
-from benchmark.records import DatasetSplits, Record
-from methods.wordlevel.ids import IdMap, build_id_maps, unseen_report
-from methods.wordlevel.sequences import words_for
-from methods.wordlevel.tokenizer import Vocabulary
+from xrec_bench.methods.wordlevel.ids import IdMap, build_id_maps, unseen_report
+from xrec_bench.methods.wordlevel.sequences import words_for
+from xrec_bench.methods.wordlevel.tokenizer import Vocabulary
+from xrec_bench.plugin import Method, RunContext
+from xrec_bench.records import DatasetSplits, Record
 
 # Keys every word-level method reads; each method adds its model and optimiser settings.
 SHARED_DEFAULTS: dict[str, Any] = {
@@ -65,10 +65,9 @@ class WordLevelMethod(Method):
 
     def fit(self, splits: DatasetSplits, ctx: RunContext) -> dict[str, Any]:
         import torch
-
-        from benchmark.runner import seed_everything
-        from methods.wordlevel.sequences import encode_split
-        from methods.wordlevel.training import train_word_model
+        from xrec_bench.methods.wordlevel.sequences import encode_split
+        from xrec_bench.methods.wordlevel.training import train_word_model
+        from xrec_bench.runner import seed_everything
 
         seed_everything(ctx.seed)  # again: the runner seeded before torch was imported
         device = torch.device(ctx.device)
@@ -100,8 +99,7 @@ class WordLevelMethod(Method):
 
     def explain(self, records: Sequence[Record], ctx: RunContext) -> list[str]:
         import torch
-
-        from methods.wordlevel.decoding import greedy_full, greedy_incremental
+        from xrec_bench.methods.wordlevel.decoding import greedy_full, greedy_incremental
 
         if self.model is None:
             raise RuntimeError(f"{self.name}: explain() before fit() or load()")

@@ -9,8 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from methods.wordlevel.tokenizer import PAD_ID
+from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
 
 
 def cpu_has_bf16_lstm() -> bool:

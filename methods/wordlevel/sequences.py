@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from benchmark.errors import UserError
-from benchmark.records import Record
-from methods.wordlevel.tokenizer import BOS_ID, EOS_ID, PAD_ID, Vocabulary
+from xrec_bench.errors import UserError
+from xrec_bench.methods.wordlevel.tokenizer import BOS_ID, EOS_ID, PAD_ID, Vocabulary
+from xrec_bench.records import Record
 
 LENGTHS = {"official": 15, "xrec": 64}
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from benchmark.tokenization import pepler_tokenize
+from xrec_bench.tokenization import pepler_tokenize
 
 BOS, EOS, PAD, UNK = "<bos>", "<eos>", "<pad>", "<unk>"
 SPECIALS = (BOS, EOS, PAD, UNK)  # fixed ids 0..3, as in the official code

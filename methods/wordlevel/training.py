@@ -3,7 +3,7 @@
 Each model offers ``losses(users, items, sequences) -> {"objective", "text_nll", "text_tokens"}``:
 the objective is what the optimiser minimises (token-mean losses, as in the official code); the
 validation criterion is the text NLL of the validation split, averaged per ``valid_criterion``
-(``methods.wordlevel.validation``: the official batch-size-weighted mean of per-batch token means,
+(``xrec_bench.methods.wordlevel.validation``: the official batch-size-weighted mean of per-batch token means,
 or the token-weighted mean). XRec data has no ratings, so no rating term enters it (the official
 NRT adds the rating MSE, PETER adds it when ``rating_reg`` > 0; docs/fidelity.md, NRT and PETER).
 """
@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-
-from benchmark.errors import UserError
-from methods.wordlevel.early_stopping import train_with_early_stopping
-from methods.wordlevel.sequences import EncodedSplit
-from methods.wordlevel.tokenizer import PAD_ID
-from methods.wordlevel.validation import ValidationMean, check_criterion
+from xrec_bench.errors import UserError
+from xrec_bench.methods.wordlevel.early_stopping import train_with_early_stopping
+from xrec_bench.methods.wordlevel.sequences import EncodedSplit
+from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
+from xrec_bench.methods.wordlevel.validation import ValidationMean, check_criterion
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -55,7 +54,7 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
 
     ``precision="bf16"`` runs the forward passes under bfloat16 autocast (weights and optimiser
     stay fp32); "fp32" is the official setting. ``valid_criterion`` is one of
-    ``methods.wordlevel.validation.CRITERIA``; validation batches have ``batch_size`` records, in
+    ``xrec_bench.methods.wordlevel.validation.CRITERIA``; validation batches have ``batch_size`` records, in
     split order, as officially.
     """
     if precision not in ("fp32", "bf16"):
@@ -112,7 +111,7 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
     for entry, lr in zip(report["history"], epoch_lrs):
         entry["lr"] = lr
     if precision == "bf16" and device.type == "cpu" and any(isinstance(m, torch.nn.LSTM) for m in model.modules()):
-        from methods.wordlevel.recurrent import cpu_has_bf16_lstm
+        from xrec_bench.methods.wordlevel.recurrent import cpu_has_bf16_lstm
 
         if not cpu_has_bf16_lstm():
             report["precision_note"] = "bf16 autocast, with the LSTM in fp32: this CPU has no bf16 LSTM kernel"

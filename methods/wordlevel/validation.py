@@ -14,7 +14,7 @@ Pure Python: the callers pass each batch's mean loss, record count and target-to
 
 from __future__ import annotations
 
-from benchmark.errors import UserError
+from xrec_bench.errors import UserError
 
 CRITERIA = ("official-batch-weighted", "token-weighted")
 

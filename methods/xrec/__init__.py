@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from benchmark.errors import UserError
-from benchmark.hardware import cpu_has_native_bf16
-from benchmark.plugin import Method, RunContext
-from benchmark.records import DatasetSplits, Record
-from benchmark.registry import methods
-from benchmark.stages import release_free_memory
+from xrec_bench.errors import UserError
+from xrec_bench.hardware import cpu_has_native_bf16
+from xrec_bench.plugin import Method, RunContext
+from xrec_bench.records import DatasetSplits, Record
+from xrec_bench.registry import methods
+from xrec_bench.stages import release_free_memory
 
 # XRec's encoder/ settings and training protocol (see methods/xrec/graph.py PROTOCOL for the choices).
 LIGHTGCN_PAPER = {"embedding_dim": 64, "num_layers": 4, "lr": 1e-3, "batch_size": 1024, "weight_decay": 1e-6,
@@ -124,7 +124,7 @@ class XRec(Method):
     # -- building -----------------------------------------------------------------------------
     def _build(self, dataset: str, device: str, embeddings) -> None:
         """Backbone, prompt builder, adapters and hooks for a dataset (shared by fit and load)."""
-        from methods.xrec import adapter, backbone, injection, prompting, training
+        from xrec_bench.methods.xrec import adapter, backbone, injection, prompting, training
 
         model = backbone.load_backbone(self._cfg("backbone"), device, self._cfg("load_in_8bit"), self._cfg("dtype"),
                                        self._cfg("new_token_init"))
@@ -146,7 +146,7 @@ class XRec(Method):
                        "embeddings": embeddings, "dataset": dataset, "device": device}
 
     def _graph_embeddings(self, splits: DatasetSplits, ctx: RunContext):
-        from methods.xrec import graph
+        from xrec_bench.methods.xrec import graph
 
         source = self._cfg("graph_embeddings")
         if splits.graph is None and source != "official":
@@ -169,8 +169,7 @@ class XRec(Method):
     # -- the Method contract --------------------------------------------------------------------
     def fit(self, splits: DatasetSplits, ctx: RunContext) -> dict[str, Any]:
         import torch
-
-        from methods.xrec import checkpoint, training
+        from xrec_bench.methods.xrec import checkpoint, training
 
         torch.manual_seed(ctx.seed)
         embeddings = self._graph_embeddings(splits, ctx)
@@ -202,7 +201,7 @@ class XRec(Method):
         return len(builder.prompt_ids(builder.inference_prompt(record)))
 
     def explain(self, records: Sequence[Record], ctx: RunContext) -> list[str]:
-        from methods.xrec import generation
+        from xrec_bench.methods.xrec import generation
 
         if self._state is None:
             raise RuntimeError("XRec.explain called before fit or load")
@@ -211,12 +210,12 @@ class XRec(Method):
                                   self._cfg("generation"), ctx.seed, s["device"], ctx.progress)
 
     def save(self, directory: Path) -> None:
-        from methods.xrec import checkpoint
+        from xrec_bench.methods.xrec import checkpoint
 
         checkpoint.save(self._state, Path(directory), self.config)
 
     def load(self, directory: Path) -> None:
-        from methods.xrec import checkpoint
+        from xrec_bench.methods.xrec import checkpoint
 
         saved = json.loads((Path(directory) / "xrec.json").read_text(encoding="utf-8"))
         embeddings = checkpoint.load_embeddings(Path(directory))

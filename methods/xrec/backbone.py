@@ -7,9 +7,8 @@ from typing import Any
 
 import torch
 from torch import nn
-
-from benchmark.errors import UserError
-from methods.xrec.prompting import SPECIAL_TOKENS
+from xrec_bench.errors import UserError
+from xrec_bench.methods.xrec.prompting import SPECIAL_TOKENS
 
 PAD_TOKEN = "<pad>"
 
@@ -104,8 +103,7 @@ def load_backbone(name: str, device: str = "cpu", load_in_8bit: bool = False, dt
     """Load a backbone by offline name, directory or hub id (8-bit only where bitsandbytes and a GPU exist);
     the attention kernel is chosen per phase with ``use_attention``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from benchmark.models import hub_reachable_hint, resolve
+    from xrec_bench.models import hub_reachable_hint, resolve
 
     location = resolve(name)
     kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
@@ -130,7 +128,7 @@ def load_backbone(name: str, device: str = "cpu", load_in_8bit: bool = False, dt
 def use_attention(backbone: Backbone, implementation: str | None) -> None:
     """Switch the attention kernel (eager | sdpa | ...) for the next phase; null leaves it as loaded."""
     if implementation and backbone.model.config._attn_implementation != implementation:
-        import methods.xrec.attention  # noqa: F401 - registers eager_low_memory with transformers
+        import xrec_bench.methods.xrec.attention  # noqa: F401 - registers eager_low_memory with transformers
 
         backbone.model.set_attn_implementation(implementation)
 

@@ -9,9 +9,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
-
-from benchmark.errors import UserError
-from methods.xrec.graph import GraphEmbeddings
+from xrec_bench.errors import UserError
+from xrec_bench.methods.xrec.graph import GraphEmbeddings
 
 
 def save(state: dict[str, Any], directory: Path, config: dict[str, Any]) -> None:

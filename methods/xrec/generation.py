@@ -20,12 +20,11 @@ from transformers.generation.logits_process import (
     TopKLogitsWarper,
     TopPLogitsWarper,
 )
-
-from benchmark.plugin import Explanation
-from benchmark.records import Record
-from methods.xrec.backbone import Backbone, use_attention
-from methods.xrec.injection import CollaborativeInjector
-from methods.xrec.prompting import PromptBuilder
+from xrec_bench.methods.xrec.backbone import Backbone, use_attention
+from xrec_bench.methods.xrec.injection import CollaborativeInjector
+from xrec_bench.methods.xrec.prompting import PromptBuilder
+from xrec_bench.plugin import Explanation
+from xrec_bench.records import Record
 
 
 def left_padded(rows: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

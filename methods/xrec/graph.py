@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch_geometric.nn import LGConv, LightGCN
-
-from benchmark.records import InteractionGraph
+from xrec_bench.records import InteractionGraph
 
 # Config keys that change the learned embeddings (everything else, e.g. eval chunking, does not).
 GRAPH_KEYS = ("embedding_dim", "num_layers", "lr", "batch_size", "weight_decay", "max_epochs",
@@ -300,7 +299,7 @@ def random_embeddings(graph: InteractionGraph, dim: int, seed: int) -> GraphEmbe
 def official_embeddings(directory: str | Path) -> GraphEmbeddings:
     """The released ``user_emb.pkl`` / ``item_emb.pkl``: plain ``pickle.dump`` of (CUDA, non-leaf) tensors,
     which ``torch.load(weights_only=True)`` cannot read; loaded by the restricted tensor unpickler."""
-    from benchmark.data.safe_pickle import load_tensor
+    from xrec_bench.data.safe_pickle import load_tensor
 
     directory = Path(directory)
     tensors = {}

@@ -11,11 +11,10 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-from benchmark.records import Record
-from methods.xrec.backbone import Backbone, use_attention
-from methods.xrec.injection import CollaborativeInjector
-from methods.xrec.prompting import PromptBuilder
+from xrec_bench.methods.xrec.backbone import Backbone, use_attention
+from xrec_bench.methods.xrec.injection import CollaborativeInjector
+from xrec_bench.methods.xrec.prompting import PromptBuilder
+from xrec_bench.records import Record
 
 IGNORE = -100
 

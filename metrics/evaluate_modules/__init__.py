@@ -23,8 +23,7 @@ def module_info(family: str):
     """The ``evaluate.MetricInfo`` of a metric family: string predictions and references."""
     import datasets
     import evaluate
-
-    from benchmark.registry import metrics
+    from xrec_bench.registry import metrics
 
     cls = metrics.get(family)
     return evaluate.MetricInfo(
@@ -40,10 +39,10 @@ def module_info(family: str):
 
 def compute(family: str, predictions: list[str], references: list[str], settings: dict[str, Any]) -> dict[str, Any]:
     """Score with the registered metric; raises MetricUnavailable (with the reason) where it cannot run."""
-    from benchmark.config import merge, plugin_layer
-    from benchmark.models import cache_root
-    from benchmark.plugin import RunContext
-    from benchmark.registry import metrics
+    from xrec_bench.config import merge, plugin_layer
+    from xrec_bench.models import cache_root
+    from xrec_bench.plugin import RunContext
+    from xrec_bench.registry import metrics
 
     settings = dict(settings)
     cls = metrics.get(family)

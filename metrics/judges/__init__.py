@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.errors import UserError
+from xrec_bench.errors import UserError
 
 BACKENDS = ("openai", "hf")
 
@@ -19,11 +19,11 @@ def build_judge(config: dict[str, Any], ctx):
     """The judge backend that ``config["judge"]`` names, built from the GPTScore config."""
     name = config.get("judge")
     if name == "openai":
-        from metrics.judges.openai_chat import OpenAIChatJudge
+        from xrec_bench.metrics.judges.openai_chat import OpenAIChatJudge
 
         return OpenAIChatJudge(config)
     if name == "hf":
-        from metrics.judges.hf_local import LocalHFJudge
+        from xrec_bench.metrics.judges.hf_local import LocalHFJudge
 
         return LocalHFJudge(config, device=ctx.device)
     raise UserError(f"Unknown GPTScore judge {name!r}; set metrics.gptscore.judge to one of: {', '.join(BACKENDS)}.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from benchmark.errors import MetricUnavailable
+from xrec_bench.errors import MetricUnavailable
 
 _LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}  # (model directory, device) -> (tokenizer, model)
 
@@ -31,7 +31,7 @@ def load_chat_model(path: str, device: str):
 
 class LocalHFJudge:
     def __init__(self, config: dict[str, Any], *, device: str = "cpu"):
-        from benchmark.models import ModelNotAvailable, locate
+        from xrec_bench.models import ModelNotAvailable, locate
 
         self.name = config.get("model")
         if not self.name:

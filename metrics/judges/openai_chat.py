@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 from urllib.parse import urlparse
 
-from benchmark.errors import MetricUnavailable
-from metrics.judges.redaction import redact
+from xrec_bench.errors import MetricUnavailable
+from xrec_bench.metrics.judges.redaction import redact
 
 OPENAI_HOST = "api.openai.com"
 MAX_BACKOFF_S = 60.0

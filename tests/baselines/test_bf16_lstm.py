@@ -2,9 +2,8 @@
 instead of failing with oneDNN's "could not create a primitive descriptor"."""
 
 import torch
-
-from methods.att2seq.model import Att2SeqNetwork
-from methods.wordlevel import recurrent
+from xrec_bench.methods.att2seq.model import Att2SeqNetwork
+from xrec_bench.methods.wordlevel import recurrent
 
 
 def test_lstm_runs_in_fp32_where_the_cpu_has_no_bf16_lstm(monkeypatch):

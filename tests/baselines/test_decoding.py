@@ -2,12 +2,11 @@
 
 import pytest
 import torch
-
-from methods.att2seq.model import Att2SeqNetwork
-from methods.nrt.model import NRTNetwork
-from methods.peter.model import PeterNetwork
-from methods.wordlevel.decoding import greedy_full, greedy_incremental
-from methods.wordlevel.tokenizer import EOS_ID, PAD_ID
+from xrec_bench.methods.att2seq.model import Att2SeqNetwork
+from xrec_bench.methods.nrt.model import NRTNetwork
+from xrec_bench.methods.peter.model import PeterNetwork
+from xrec_bench.methods.wordlevel.decoding import greedy_full, greedy_incremental
+from xrec_bench.methods.wordlevel.tokenizer import EOS_ID, PAD_ID
 
 NUM_USERS, NUM_ITEMS, NUM_WORDS = 12, 9, 40
 
@@ -69,7 +68,7 @@ def test_peter_cache_masks_generated_pads_like_the_full_pass():
 
 
 def test_peter_mask_lets_the_user_see_the_item_and_nothing_later():
-    from methods.peter.model import attention_allowed
+    from xrec_bench.methods.peter.model import attention_allowed
 
     allowed = attention_allowed(4, peter_mask=True, device=torch.device("cpu"))
     assert allowed.tolist() == [[True, True, False, False],

@@ -1,8 +1,7 @@
 """The official cumulative early-stopping counter (never reset), pinned on hand-written loss curves."""
 
 import pytest
-
-from methods.wordlevel.early_stopping import CumulativeEarlyStopping, train_with_early_stopping
+from xrec_bench.methods.wordlevel.early_stopping import CumulativeEarlyStopping, train_with_early_stopping
 
 
 def run_curve(valid_losses, max_epochs=100, endure=5):

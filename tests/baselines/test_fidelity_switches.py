@@ -7,17 +7,16 @@ number of records; the alternative weights it by its number of target tokens.
 
 import pytest
 import torch
-
-from benchmark.config import plugin_layer
-from benchmark.errors import UserError
-from benchmark.plugin import RunContext
-from benchmark.records import DatasetSplits, Record
-from benchmark.registry import methods
-from methods.peter.model import build_model
-from methods.wordlevel.sequences import EncodedSplit, format_ids
-from methods.wordlevel.tokenizer import PAD_ID
-from methods.wordlevel.training import batches, train_word_model
-from methods.wordlevel.validation import ValidationMean
+from xrec_bench.config import plugin_layer
+from xrec_bench.errors import UserError
+from xrec_bench.methods.peter.model import build_model
+from xrec_bench.methods.wordlevel.sequences import EncodedSplit, format_ids
+from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
+from xrec_bench.methods.wordlevel.training import batches, train_word_model
+from xrec_bench.methods.wordlevel.validation import ValidationMean
+from xrec_bench.plugin import RunContext
+from xrec_bench.records import DatasetSplits, Record
+from xrec_bench.registry import methods
 
 TINY_PETER = {"emsize": 16, "nhead": 2, "nhid": 32, "nlayers": 3}
 
@@ -114,8 +113,8 @@ def test_a_paper_profile_fit_reports_the_batch_weighted_validation_loss():
     method = cls(config)
     report = method.fit(DatasetSplits("hand", records, records, records, None, {}), RunContext(seed=0))
 
-    from methods.wordlevel.ids import build_id_maps
-    from methods.wordlevel.sequences import encode_split
+    from xrec_bench.methods.wordlevel.ids import build_id_maps
+    from xrec_bench.methods.wordlevel.sequences import encode_split
 
     users, items = build_id_maps(DatasetSplits("hand", records, records, records, None, {}))
     valid = encode_split(records, method.vocab, users, items, 15)

@@ -1,7 +1,7 @@
 """User/item id maps over all splits and the report of test ids unseen in training (as officially)."""
 
-from benchmark.records import DatasetSplits, Record
-from methods.wordlevel.ids import IdMap, build_id_maps, unseen_report
+from xrec_bench.methods.wordlevel.ids import IdMap, build_id_maps, unseen_report
+from xrec_bench.records import DatasetSplits, Record
 
 
 def record(uid, iid):

@@ -4,11 +4,10 @@ import time
 
 import pytest
 import torch
-
-from methods.peter.model import PeterNetwork
-from methods.wordlevel.decoding import greedy_full, greedy_incremental
-from methods.wordlevel.sequences import words_for
-from methods.wordlevel.tokenizer import EOS_ID
+from xrec_bench.methods.peter.model import PeterNetwork
+from xrec_bench.methods.wordlevel.decoding import greedy_full, greedy_incremental
+from xrec_bench.methods.wordlevel.sequences import words_for
+from xrec_bench.methods.wordlevel.tokenizer import EOS_ID
 
 
 @pytest.mark.perf

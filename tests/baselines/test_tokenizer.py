@@ -1,10 +1,17 @@
 """Word tokenisation, the train-only vocabulary, detokenisation and sequence formatting (docs/fidelity.md)."""
 
 import pytest
-
-from benchmark.errors import UserError
-from methods.wordlevel.sequences import format_ids, words_for
-from methods.wordlevel.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Vocabulary, detokenize, tokenize
+from xrec_bench.errors import UserError
+from xrec_bench.methods.wordlevel.sequences import format_ids, words_for
+from xrec_bench.methods.wordlevel.tokenizer import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    UNK_ID,
+    Vocabulary,
+    detokenize,
+    tokenize,
+)
 
 SENTENCE = ("The user would enjoy Joe's Diner because it's cozy (and cheap), offers well-priced food: "
             "great!! Don't miss it...")

@@ -5,13 +5,12 @@ seconds; the slow test trains the cpu profile on the full yelp-mini training spl
 """
 
 import pytest
-
-from benchmark.config import plugin_layer
-from benchmark.data import load_dataset
-from benchmark.plugin import RunContext
-from benchmark.records import DatasetSplits
-from benchmark.registry import methods
-from methods.wordlevel.tokenizer import tokenize
+from xrec_bench.config import plugin_layer
+from xrec_bench.data import load_dataset
+from xrec_bench.methods.wordlevel.tokenizer import tokenize
+from xrec_bench.plugin import RunContext
+from xrec_bench.records import DatasetSplits
+from xrec_bench.registry import methods
 
 NARROW = {
     "att2seq": {"emsize": 32, "nhid": 128, "lr": 0.01},

@@ -5,11 +5,10 @@ import hashlib
 import json
 
 import pytest
-
-from benchmark import config as run_config
-from benchmark.plugin import Method
-from benchmark.registry import methods
-from benchmark.runner import run
+from xrec_bench import config as run_config
+from xrec_bench.plugin import Method
+from xrec_bench.registry import methods
+from xrec_bench.runner import run
 
 
 class Stop(Exception):
@@ -70,7 +69,7 @@ def test_methods_get_whole_batches_of_the_length_sorted_test_set(tmp_path, mirro
     run(config(10), tmp_path, log=lambda _: None)
     assert all(len(call) % 4 == 0 for call in BatchSensitive.calls[:-1]) and len(BatchSensitive.calls[0]) == 8
     order = [sample_id for call in BatchSensitive.calls for sample_id in call]
-    from benchmark.data import load_dataset
+    from xrec_bench.data import load_dataset
 
     test = {r.sample_id: r for r in load_dataset("yelp-mini", need_train=False).test[:30]}
     key = [(BatchSensitive({}).batch_key(test[s]), s) for s in order]

@@ -61,7 +61,7 @@ def test_a_set_value_of_the_wrong_kind_exits_2_before_writing_anything(tmp_path)
 
 
 def test_listing_plugins_imports_no_torch():
-    code = ("import sys; from click.testing import CliRunner; from benchmark.cli import main; "
+    code = ("import sys; from click.testing import CliRunner; from xrec_bench.cli import main; "
             "out = [CliRunner().invoke(main, ['list', k]).output for k in ('methods', 'datasets', 'metrics')]; "
             "assert 'retrieval' in out[0] and 'yelp-mini' in out[1] and 'usr' in out[2], out; "
             "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
@@ -108,7 +108,7 @@ def test_score_jsonl_against_a_references_file(tmp_path):
 
 
 def test_config_prints_the_resolved_yaml_and_the_run_id(mirror):
-    from benchmark.config import load_yaml, resolve, run_id
+    from xrec_bench.config import load_yaml, resolve, run_id
 
     done = run_cli("config", "--method", "retrieval", "--dataset", "yelp-mini", "--metrics", "usr", "--seed", "3",
                    "--set", "metrics.bootstrap_resamples=0")

@@ -4,9 +4,9 @@ depend on how a number was typed."""
 from pathlib import Path
 
 import pytest
+from xrec_bench import config as run_config
+from xrec_bench.errors import UserError
 
-from benchmark import config as run_config
-from benchmark.errors import UserError
 from tests.conftest import REPO, run_cli
 
 

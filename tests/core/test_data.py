@@ -1,10 +1,9 @@
 import hashlib
 
 import pytest
-
-from benchmark.data import load_dataset
-from benchmark.data.fetch import ensure_file
-from benchmark.errors import UserError
+from xrec_bench.data import load_dataset
+from xrec_bench.data.fetch import ensure_file
+from xrec_bench.errors import UserError
 
 
 @pytest.fixture(scope="module")

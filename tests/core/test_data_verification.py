@@ -4,10 +4,9 @@ import hashlib
 import shutil
 
 import pytest
-
-from benchmark.data import fetch, load_dataset
-from benchmark.data.fetch import ensure_file, fetch_dataset, manifest
-from benchmark.errors import UserError
+from xrec_bench.data import fetch, load_dataset
+from xrec_bench.data.fetch import ensure_file, fetch_dataset, manifest
+from xrec_bench.errors import UserError
 
 
 @pytest.fixture

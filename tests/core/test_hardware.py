@@ -1,7 +1,7 @@
 """The cpu profiles pick bf16 only where the CPU has hardware bf16 (emulated bf16 was ~100x slower)."""
 
-from benchmark import hardware
-from benchmark.config import resolve
+from xrec_bench import hardware
+from xrec_bench.config import resolve
 
 
 def test_cpu_profiles_follow_this_cpu():

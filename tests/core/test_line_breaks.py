@@ -3,13 +3,12 @@
 import json
 
 import pytest
-
-from benchmark import config as run_config
-from benchmark.plugin import Method
-from benchmark.registry import methods
-from benchmark.runner import read_predictions, run
-from benchmark.score_files import read_texts
-from benchmark.statistics import compare_runs
+from xrec_bench import config as run_config
+from xrec_bench.plugin import Method
+from xrec_bench.registry import methods
+from xrec_bench.runner import read_predictions, run
+from xrec_bench.score_files import read_texts
+from xrec_bench.statistics import compare_runs
 
 ODD_BREAKS = "\u2028\u2029\u0085"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from tests.conftest import run_cli
 
 PLUGIN = '''
-from benchmark.plugin import Method
-from benchmark.registry import methods
+from xrec_bench.plugin import Method
+from xrec_bench.registry import methods
 
 
 @methods.register("title-echo", summary="says the user would enjoy the item, by name")

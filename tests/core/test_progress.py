@@ -2,7 +2,8 @@
 
 import logging
 
-from benchmark.progress import LoggedProgress, progress_factory
+from xrec_bench.progress import LoggedProgress, progress_factory
+
 from tests.conftest import run_cli
 
 

@@ -5,12 +5,11 @@ import json
 import shutil
 
 import pytest
-
-from benchmark import config as run_config
-from benchmark import runner
-from benchmark.errors import UserError
-from benchmark.run_lock import run_lock
-from benchmark.runner import run
+from xrec_bench import config as run_config
+from xrec_bench import runner
+from xrec_bench.errors import UserError
+from xrec_bench.run_lock import run_lock
+from xrec_bench.runner import run
 
 
 def config():

@@ -4,12 +4,11 @@ import json
 from pathlib import Path
 
 import pytest
-
-from benchmark import config as run_config
-from benchmark.errors import UserError
-from benchmark.plugin import Explanation, Method
-from benchmark.registry import methods
-from benchmark.runner import read_predictions, run
+from xrec_bench import config as run_config
+from xrec_bench.errors import UserError
+from xrec_bench.plugin import Explanation, Method
+from xrec_bench.registry import methods
+from xrec_bench.runner import read_predictions, run
 
 
 class Interrupted(Exception):
@@ -120,8 +119,7 @@ def test_an_override_of_the_wrong_kind_is_a_user_error_naming_the_key(assignment
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmRSS from /proc")
 def test_release_free_memory_returns_freed_small_blocks_to_the_system():
     import numpy as np
-
-    from benchmark.stages import current_rss_mb, release_free_memory
+    from xrec_bench.stages import current_rss_mb, release_free_memory
 
     release_free_memory()
     before = current_rss_mb()

@@ -2,9 +2,9 @@ import os
 import pickle
 
 import pytest
+from xrec_bench.data.safe_pickle import RefusedPickle, load_dataframe, load_pickle, load_string_list
+from xrec_bench.errors import UserError
 
-from benchmark.data.safe_pickle import RefusedPickle, load_dataframe, load_pickle, load_string_list
-from benchmark.errors import UserError
 from tests.conftest import run_cli
 
 

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def command(args: argparse.Namespace, output_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "benchmark.cli", "run", "--method", args.method, "--dataset", args.dataset,
+    return [sys.executable, "-m", "xrec_bench", "run", "--method", args.method, "--dataset", args.dataset,
             "--metrics", "usr,lexical", "--set", f"runtime.explain_chunk={args.chunk}", *args.extra,
             "--output-dir", str(output_dir)]
 

@@ -7,9 +7,8 @@ import re
 import shutil
 
 import pytest
-
-from benchmark.errors import UserError
-from benchmark.leaderboard import build_leaderboard
+from xrec_bench.errors import UserError
+from xrec_bench.leaderboard import build_leaderboard
 
 MINILM = {"model": "all-minilm-l6-v2", "num_layers": 6, "rescale": True}
 ROBERTA = {"model": "roberta-large", "num_layers": 17, "rescale": True}
@@ -262,7 +261,7 @@ def test_bad_result_files_are_skipped_one_warning_each_and_the_rest_is_built(tmp
 
 
 def test_an_ablation_grid_names_each_row_by_the_switch_it_flips():
-    from benchmark.leaderboard.board import distinguishing_tags
+    from xrec_bench.leaderboard.board import distinguishing_tags
 
     base = {"adapter": "moe", "graph_embeddings": "lightgcn", "injection": "all-layers", "profiles_in_prompt": True}
     flips = {"a": base, "b": {**base, "injection": "none"}, "c": {**base, "adapter": "linear"},
@@ -277,8 +276,7 @@ def test_an_ablation_grid_names_each_row_by_the_switch_it_flips():
 def test_the_cli_default_writes_beside_the_results_not_into_the_committed_boards(tmp_path, monkeypatch):
     """`xrec-bench leaderboard` after `xrec-bench run` (the README's main job) must leave leaderboards/ alone."""
     from click.testing import CliRunner
-
-    from benchmark.cli import main
+    from xrec_bench.cli import main
 
     monkeypatch.chdir(tmp_path)
     write_result(tmp_path / "runs", "yelp-mini", "toy", "s0-aaaa", metrics={

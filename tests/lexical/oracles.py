@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from benchmark.data.fetch import ensure_file
-from benchmark.data.safe_pickle import load_string_list
+from xrec_bench.data.fetch import ensure_file
+from xrec_bench.data.safe_pickle import load_string_list
 
 
 def released_predictions(dataset: str) -> list[str]:

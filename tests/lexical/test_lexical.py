@@ -4,10 +4,17 @@ import math
 import random
 
 import pytest
+from xrec_bench.errors import UserError
+from xrec_bench.metrics.lexical import (
+    LexicalOverlap,
+    corpus_bleu,
+    lcs_length,
+    pepler_tokenize,
+    rouge_l,
+    rouge_n,
+)
+from xrec_bench.plugin import RunContext
 
-from benchmark.errors import UserError
-from benchmark.plugin import RunContext
-from metrics.lexical import LexicalOverlap, corpus_bleu, lcs_length, pepler_tokenize, rouge_l, rouge_n
 from tests.lexical.oracles import released_predictions, released_references, table_lcs, tfnmt_corpus_bleu
 
 

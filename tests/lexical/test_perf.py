@@ -3,10 +3,10 @@
 import timeit
 
 import pytest
+from xrec_bench.metrics.lexical import LexicalOverlap, lcs_length, pepler_tokenize
+from xrec_bench.metrics.usr import unique_sentence_count
+from xrec_bench.plugin import RunContext
 
-from benchmark.plugin import RunContext
-from metrics.lexical import LexicalOverlap, lcs_length, pepler_tokenize
-from metrics.usr import unique_sentence_count
 from tests.lexical.oracles import official_unique_count, released_predictions, released_references, table_lcs
 
 

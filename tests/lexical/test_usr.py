@@ -3,10 +3,10 @@
 import random
 
 import pytest
+from xrec_bench.errors import UserError
+from xrec_bench.metrics.usr import UniqueSentenceRatio, unique_sentence_count
+from xrec_bench.plugin import RunContext
 
-from benchmark.errors import UserError
-from benchmark.plugin import RunContext
-from metrics.usr import UniqueSentenceRatio, unique_sentence_count
 from tests.lexical.oracles import official_unique_count, released_predictions
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from benchmark.errors import MetricUnavailable
-from benchmark.models import ModelNotAvailable, locate, resolve
-from benchmark.plugin import RunContext
-from metrics.bartscore import BARTScore
-from metrics.bleurt import BLEURT
+from xrec_bench.errors import MetricUnavailable
+from xrec_bench.metrics.bartscore import BARTScore
+from xrec_bench.metrics.bleurt import BLEURT
+from xrec_bench.models import ModelNotAvailable, locate, resolve
+from xrec_bench.plugin import RunContext
 
 PREDICTIONS = ["The user would enjoy the tacos and the salsa.", "Great coffee.",
                "A gripping mystery novel with a clever twist at the end that keeps you reading.",

@@ -6,15 +6,14 @@ import csv
 
 import numpy as np
 import pytest
-
-from benchmark.config import plugin_layer
-from benchmark.data.fetch import ensure_file
-from benchmark.data.safe_pickle import load_string_list
-from benchmark.errors import MetricUnavailable
-from benchmark.models import resolve
-from benchmark.plugin import RunContext
-from metrics.bertscore import BERTScore, file_sha256, shipped_baseline
-from metrics.bertscore_baseline import calibrate_baseline, draw_pairs
+from xrec_bench.config import plugin_layer
+from xrec_bench.data.fetch import ensure_file
+from xrec_bench.data.safe_pickle import load_string_list
+from xrec_bench.errors import MetricUnavailable
+from xrec_bench.metrics.bertscore import BERTScore, file_sha256, shipped_baseline
+from xrec_bench.metrics.bertscore_baseline import calibrate_baseline, draw_pairs
+from xrec_bench.models import resolve
+from xrec_bench.plugin import RunContext
 
 MINILM = "all-minilm-l6-v2"
 
@@ -114,7 +113,7 @@ def test_paper_profile_without_roberta_large_is_skipped(monkeypatch):
 
 
 def test_std_is_numpy_population_std():
-    from metrics.per_sample import summarise
+    from xrec_bench.metrics.per_sample import summarise
 
     result = summarise([1.0, 2.0, 4.0], {})
     assert result.value == pytest.approx(7 / 3) and result.std == pytest.approx(np.std([1.0, 2.0, 4.0]))

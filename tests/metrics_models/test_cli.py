@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from xrec_bench.data.fetch import ensure_file
+from xrec_bench.data.safe_pickle import load_string_list
 
-from benchmark.data.fetch import ensure_file
-from benchmark.data.safe_pickle import load_string_list
 from tests.conftest import run_cli
 from tests.metrics_models.test_bertscore import direct_bert_score
 

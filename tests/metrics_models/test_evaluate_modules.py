@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from xrec_bench.config import plugin_layer
+from xrec_bench.metrics.bertscore import BERTScore
+from xrec_bench.metrics.evaluate_modules import metric_module_path
+from xrec_bench.plugin import RunContext
+from xrec_bench.registry import metrics
 
-from benchmark.config import plugin_layer
-from benchmark.plugin import RunContext
-from benchmark.registry import metrics
-from metrics.bertscore import BERTScore
-from metrics.evaluate_modules import metric_module_path
 from tests.metrics_models.judge_server import ScriptedJudge
 
 evaluate = pytest.importorskip("evaluate")
@@ -46,7 +46,7 @@ def test_gptscore_module_against_the_loopback_judge(tmp_path, monkeypatch):
 
 
 def test_a_metric_without_its_model_raises_the_reason(monkeypatch):
-    from benchmark.errors import MetricUnavailable
+    from xrec_bench.errors import MetricUnavailable
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MetricUnavailable, match="GPTScore needs a judge"):

@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from xrec_bench.errors import MetricUnavailable
+from xrec_bench.metrics.gptscore import SYSTEM_PROMPT, GPTScore, conversation, parse_score
+from xrec_bench.plugin import RunContext
 
-from benchmark.errors import MetricUnavailable
-from benchmark.plugin import RunContext
-from metrics.gptscore import SYSTEM_PROMPT, GPTScore, conversation, parse_score
 from tests.metrics_models.judge_server import ScriptedJudge
 
 PAIRS = [
@@ -154,7 +154,7 @@ def test_a_dead_server_is_reported_after_bounded_retries(tmp_path):
 @pytest.mark.slow
 def test_a_local_hf_judge_batches_like_single_calls_and_counts_what_it_cannot_parse(tmp_path):
     """SmolLM2-135M-Instruct is real but cannot keep the 0-100 format: the plumbing is what is tested."""
-    from metrics.judges.hf_local import LocalHFJudge
+    from xrec_bench.metrics.judges.hf_local import LocalHFJudge
 
     config = {**GPTScore.defaults, "judge": "hf", "model": "smollm2-135m-instruct", "max_tokens": 6,
               "max_reasks": 1}
@@ -179,7 +179,7 @@ def test_a_local_hf_judge_batches_like_single_calls_and_counts_what_it_cannot_pa
 
 def test_paper_profile_calls_the_judge_as_xrec_does(tmp_path):
     """XRec's evaluation sends only the messages: the API defaults (temperature 1.0, no token cap) apply."""
-    from benchmark.config import plugin_layer
+    from xrec_bench.config import plugin_layer
 
     paper = plugin_layer(GPTScore, "paper")
     assert paper["model"] == "gpt-3.5-turbo" and paper["temperature"] == 1.0 and paper["max_tokens"] is None

@@ -4,12 +4,12 @@ import json
 import time
 
 import pytest
+from xrec_bench.errors import MetricUnavailable
+from xrec_bench.metrics.gptscore import GPTScore
+from xrec_bench.plugin import RunContext
+from xrec_bench.runner import score_all
+from xrec_bench.stages import StageLog
 
-from benchmark.errors import MetricUnavailable
-from benchmark.plugin import RunContext
-from benchmark.runner import score_all
-from benchmark.stages import StageLog
-from metrics.gptscore import GPTScore
 from tests.metrics_models.judge_server import ScriptedJudge
 from tests.metrics_models.test_gptscore import KEY, PAIRS, SCRIPT, judge_config, score
 

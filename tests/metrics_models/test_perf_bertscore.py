@@ -6,12 +6,11 @@ import resource
 import time
 
 import pytest
-
-from benchmark.config import plugin_layer
-from benchmark.data.fetch import ensure_file
-from benchmark.data.safe_pickle import load_string_list
-from benchmark.plugin import RunContext
-from metrics.bertscore import _SCORERS, BERTScore
+from xrec_bench.config import plugin_layer
+from xrec_bench.data.fetch import ensure_file
+from xrec_bench.data.safe_pickle import load_string_list
+from xrec_bench.metrics.bertscore import _SCORERS, BERTScore
+from xrec_bench.plugin import RunContext
 
 
 def peak_rss_mb() -> float:

@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
-from benchmark.errors import UserError
-from benchmark.statistics import bootstrap_ci, compare_runs, paired_bootstrap
+from xrec_bench.errors import UserError
+from xrec_bench.statistics import bootstrap_ci, compare_runs, paired_bootstrap
 
 
 def test_bootstrap_ci_of_a_constant_is_the_constant():

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from benchmark.records import DatasetSplits
+from xrec_bench.records import DatasetSplits
 
 
 @pytest.fixture(scope="session")
@@ -14,8 +13,7 @@ def tiny_backbone_dir(tmp_path_factory) -> Path:
     """A 2-layer LLaMA (hidden 64) with random weights, saved with SmolLM2's real tokenizer."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from benchmark.models import resolve
+    from xrec_bench.models import resolve
 
     tokenizer = AutoTokenizer.from_pretrained(resolve("smollm2-135m-instruct"))
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -30,7 +28,7 @@ def tiny_backbone_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def yelp_mini(mirror) -> DatasetSplits:
-    from benchmark.data import load_dataset
+    from xrec_bench.data import load_dataset
 
     return load_dataset("yelp-mini")
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from xrec_bench.config import plugin_layer
+from xrec_bench.errors import UserError
+from xrec_bench.methods.pepler import Pepler
+from xrec_bench.plugin import RunContext
+from xrec_bench.registry import methods
 
-from benchmark.config import plugin_layer
-from benchmark.errors import UserError
-from benchmark.plugin import RunContext
-from benchmark.registry import methods
-from methods.pepler import Pepler
 from tests.pepler.conftest import sliced
 
 

@@ -7,16 +7,15 @@ import sys
 
 import pytest
 import torch
-
-from methods.pepler.encoding import (
+from xrec_bench.methods.pepler.encoding import (
     LENGTH_SETTINGS,
     batch_order,
     decode_generated,
     encode_explanation,
     pad_right,
 )
-from methods.pepler.generation import greedy_generate
-from methods.pepler.model import PromptedLM, load_backbone
+from xrec_bench.methods.pepler.generation import greedy_generate
+from xrec_bench.methods.pepler.model import PromptedLM, load_backbone
 
 
 @pytest.fixture()
@@ -27,7 +26,7 @@ def tiny(tiny_backbone_dir):
 
 
 def test_the_package_imports_no_torch():
-    code = "import sys, methods.pepler; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, xrec_bench.methods.pepler; assert 'torch' not in sys.modules, 'torch imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
 

@@ -7,12 +7,12 @@ import time
 
 import pytest
 import torch
+from xrec_bench.config import plugin_layer
+from xrec_bench.methods.pepler import Pepler
+from xrec_bench.methods.pepler.generation import greedy_generate
+from xrec_bench.methods.pepler.model import PromptedLM, load_backbone
+from xrec_bench.plugin import RunContext
 
-from benchmark.config import plugin_layer
-from benchmark.plugin import RunContext
-from methods.pepler import Pepler
-from methods.pepler.generation import greedy_generate
-from methods.pepler.model import PromptedLM, load_backbone
 from tests.pepler.conftest import sliced
 
 

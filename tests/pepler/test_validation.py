@@ -10,12 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
-from benchmark.config import plugin_layer
-from benchmark.errors import UserError
-from benchmark.plugin import RunContext
-from methods.pepler import Pepler
-from methods.pepler.training import EncodedSplit, StageTrainer
+from xrec_bench.config import plugin_layer
+from xrec_bench.errors import UserError
+from xrec_bench.methods.pepler import Pepler
+from xrec_bench.methods.pepler.training import EncodedSplit, StageTrainer
+from xrec_bench.plugin import RunContext
 
 PAD = 0
 

@@ -9,7 +9,7 @@ from tests.xrec.synthetic import tiny_backbone
 
 @pytest.fixture(scope="session")
 def tokenizer_dir() -> str:
-    from benchmark.models import resolve
+    from xrec_bench.models import resolve
 
     return resolve("smollm2-135m-instruct")
 

@@ -12,9 +12,9 @@ from safetensors.torch import save_file
 
 def main(out_dir: str, tokenizer_dir: str) -> None:
     from accelerate import PartialState
+    from xrec_bench.methods.xrec import XRec, adapter, graph, prompting, training
+    from xrec_bench.methods.xrec.injection import CollaborativeInjector
 
-    from methods.xrec import XRec, adapter, graph, prompting, training
-    from methods.xrec.injection import CollaborativeInjector
     from tests.xrec.synthetic import make_graph, make_records, tiny_backbone
 
     torch.set_num_threads(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from benchmark.records import InteractionGraph, Record
+from xrec_bench.records import InteractionGraph, Record
 
 WORDS = ["tacos", "spicy", "salsa", "friendly", "staff", "cozy", "patio", "craft", "beer", "late", "hours", "fresh", "bread", "quiet", "brunch", "coffee", "pastries", "music", "lively", "bar", "burgers", "fries"]
 
@@ -33,8 +33,7 @@ def make_graph(num_users: int = 12, num_items: int = 10, seed: int = 0) -> Inter
 def tiny_backbone(tokenizer_dir: str, num_kv_heads: int = 2, seed: int = 0, new_token_init: str = "mean"):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from methods.xrec.backbone import from_model
+    from xrec_bench.methods.xrec.backbone import from_model
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     torch.manual_seed(seed)

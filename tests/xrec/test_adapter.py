@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from benchmark.errors import UserError
-from methods.xrec.adapter import LinearAdapter, MoEAdapter
-from methods.xrec.checkpoint import load_official_adapters
-from methods.xrec.training import CollaborativeAdapters
+from xrec_bench.errors import UserError
+from xrec_bench.methods.xrec.adapter import LinearAdapter, MoEAdapter
+from xrec_bench.methods.xrec.checkpoint import load_official_adapters
+from xrec_bench.methods.xrec.training import CollaborativeAdapters
 
 
 def test_shapes_and_zero_initialised_gate_is_uniform():

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from xrec_bench.methods.xrec import XRec, adapter, generation, graph, prompting, training
+from xrec_bench.methods.xrec.injection import CollaborativeInjector
 
-from methods.xrec import XRec, adapter, generation, graph, prompting, training
-from methods.xrec.injection import CollaborativeInjector
 from tests.xrec.synthetic import make_graph, make_records
 
 IM_START, IM_END = 1, 2  # SmolLM2's chat tokens
@@ -92,7 +92,7 @@ def test_sampling_draws_per_record_whatever_the_batch(tiny):
 
 
 def test_paper_profile_samples_as_llama2_chat_generation_config():
-    from benchmark.config import resolve
+    from xrec_bench.config import resolve
 
     paper = resolve(method="xrec", dataset="yelp-mini", profile="paper", metric_names=["usr"])["method"]
     decoding = paper["generation"]

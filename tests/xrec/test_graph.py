@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 import torch
 from torch_geometric.nn import LightGCN
-
-from benchmark.records import InteractionGraph
-from methods.xrec import LIGHTGCN_PAPER, XRec
-from methods.xrec.graph import (
+from xrec_bench.methods.xrec import LIGHTGCN_PAPER, XRec
+from xrec_bench.methods.xrec.graph import (
     bpr_loss,
     build_model,
     initialise,
@@ -18,6 +16,8 @@ from methods.xrec.graph import (
     ranking_quality,
     sample_negatives,
 )
+from xrec_bench.records import InteractionGraph
+
 from tests.xrec.synthetic import make_graph
 
 CPU_PROTOCOL = {key: XRec.profiles["cpu"]["lightgcn"][key]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from methods.xrec.injection import CollaborativeInjector, attention_projections, grouped_mean
-from methods.xrec.prompting import ITEM_TOKEN, USER_TOKEN
+from xrec_bench.methods.xrec.injection import CollaborativeInjector, attention_projections, grouped_mean
+from xrec_bench.methods.xrec.prompting import ITEM_TOKEN, USER_TOKEN
 
 
 def test_grouped_mean_hand_computed():
@@ -20,7 +19,7 @@ def prompt_batch(tiny):
     tok = tiny.tokenizer
     texts = [f"user {USER_TOKEN} item {ITEM_TOKEN} is nice", f"a longer text: user {USER_TOKEN} and item {ITEM_TOKEN} ok"]
     rows = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
-    from methods.xrec.generation import left_padded
+    from xrec_bench.methods.xrec.generation import left_padded
 
     return left_padded(rows, tok.pad_token_id)
 
@@ -92,8 +91,8 @@ def test_unarmed_hooks_change_nothing(tiny):
 
 
 def test_generation_with_kv_cache_equals_without(tiny):
-    from methods.xrec import XRec
-    from methods.xrec.generation import generate_ids
+    from xrec_bench.methods.xrec import XRec
+    from xrec_bench.methods.xrec.generation import generate_ids
 
     injector = CollaborativeInjector(tiny.model, tiny.user_token_id, tiny.item_token_id)
     ids, mask = prompt_batch(tiny)
@@ -113,7 +112,7 @@ def test_generation_with_kv_cache_equals_without(tiny):
 
 
 def test_low_memory_eager_attention_equals_eager_in_float32(tiny):
-    from methods.xrec.backbone import use_attention
+    from xrec_bench.methods.xrec.backbone import use_attention
 
     ids = torch.randint(0, 200, (2, 12))
     mask = torch.ones_like(ids)

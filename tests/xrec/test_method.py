@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from xrec_bench.config import resolve, run_id
+from xrec_bench.errors import UserError
+from xrec_bench.methods.xrec import XRec
+from xrec_bench.plugin import RunContext
+from xrec_bench.records import DatasetSplits
 
-from benchmark.config import resolve, run_id
-from benchmark.errors import UserError
-from benchmark.plugin import RunContext
-from benchmark.records import DatasetSplits
-from methods.xrec import XRec
 from tests.xrec.synthetic import make_graph, make_records, tiny_backbone
 
 
@@ -87,8 +87,8 @@ def test_ablation_switches_change_the_run_id_and_bad_values_are_user_errors():
 def test_generation_batches_are_the_runners_batches_whatever_the_chunk(tiny_dir, tmp_path, monkeypatch):
     """XRec sorts by the same prompt length as its batch_key, so a chunk of the runner's whole batches is
     generated in exactly those batches: predictions cannot depend on runtime.explain_chunk."""
-    from benchmark.runner import explain_batches
-    from methods.xrec import generation
+    from xrec_bench.methods.xrec import generation
+    from xrec_bench.runner import explain_batches
 
     ctx = RunContext(seed=0, cache_dir=tmp_path / "cache", scratch_dir=tmp_path)
     method = XRec(config(tiny_dir))
@@ -112,7 +112,7 @@ def test_generation_batches_are_the_runners_batches_whatever_the_chunk(tiny_dir,
 def test_the_paper_settings_fit_and_explain_on_a_tiny_backbone(tiny_dir, tmp_path):
     """Every official switch of the paper profile at once (backbone and sizes aside): official text with the
     tokenizer's BOS, seeded normal rows, loss from <EXPLAIN_POS>, sampling, no echo stripping."""
-    from benchmark.config import plugin_layer
+    from xrec_bench.config import plugin_layer
 
     paper = plugin_layer(XRec, "paper")
     switches = {key: paper[key] for key in ("prompt_format", "add_bos", "new_token_init")}

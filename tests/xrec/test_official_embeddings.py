@@ -10,10 +10,9 @@ from collections import OrderedDict
 
 import pytest
 import torch
-
-from benchmark.data.safe_pickle import RefusedPickle, load_tensor
-from benchmark.errors import UserError
-from methods.xrec.graph import official_embeddings
+from xrec_bench.data.safe_pickle import RefusedPickle, load_tensor
+from xrec_bench.errors import UserError
+from xrec_bench.methods.xrec.graph import official_embeddings
 
 
 class _Storage:

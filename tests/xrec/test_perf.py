@@ -30,21 +30,21 @@ def matmul_tflops(dtype: torch.dtype, size: int = 2048) -> float:
 
 @pytest.fixture(scope="module")
 def yelp():
-    from benchmark.data import load_dataset
+    from xrec_bench.data import load_dataset
 
     return load_dataset("yelp-mini")
 
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from methods.xrec.backbone import load_backbone
+    from xrec_bench.methods.xrec.backbone import load_backbone
 
     return load_backbone("smollm2-135m-instruct")
 
 
 def xrec_parts(backbone, splits):
-    from methods.xrec import adapter, graph, prompting, training
-    from methods.xrec.injection import CollaborativeInjector
+    from xrec_bench.methods.xrec import adapter, graph, prompting, training
+    from xrec_bench.methods.xrec.injection import CollaborativeInjector
 
     emb = graph.random_embeddings(splits.graph, 64, 0)
     adapters = training.CollaborativeAdapters(adapter.MoEAdapter(64, backbone.hidden_size),
@@ -57,21 +57,21 @@ def xrec_parts(backbone, splits):
 @pytest.fixture(scope="module")
 def smollm2_cpu_profile():
     """The backbone as the cpu profile loads it (bf16 weights); each phase sets its own attention."""
-    from methods.xrec import XRec
-    from methods.xrec.backbone import load_backbone
+    from xrec_bench.methods.xrec import XRec
+    from xrec_bench.methods.xrec.backbone import load_backbone
 
     return load_backbone("smollm2-135m-instruct", dtype=XRec.profiles["cpu"]["dtype"])
 
 
 def cpu_profile(phase: str) -> dict:
-    from methods.xrec import XRec
+    from xrec_bench.methods.xrec import XRec
 
     return {**XRec.defaults[phase], **XRec.profiles["cpu"][phase]}
 
 
 def test_batched_kv_cache_generation_vs_one_at_a_time(benchmark, smollm2_cpu_profile, yelp):
     """Same backbone (the cpu profile's), same greedy decoding; only the batching differs."""
-    from methods.xrec import generation
+    from xrec_bench.methods.xrec import generation
 
     backbone = smollm2_cpu_profile
     adapters, injector, builder = xrec_parts(backbone, yelp)
@@ -106,8 +106,7 @@ def test_batched_kv_cache_generation_vs_one_at_a_time(benchmark, smollm2_cpu_pro
 def test_lightgcn_sparse_adjacency_vs_edge_index(benchmark, yelp):
     import numpy as np
     from torch_geometric.nn import LightGCN
-
-    from methods.xrec.graph import build_model, normalized_adjacency
+    from xrec_bench.methods.xrec.graph import build_model, normalized_adjacency
 
     g = yelp.graph
     n = g.num_users + g.num_items
@@ -153,8 +152,7 @@ def test_batched_bf16_training_vs_batch_one_fp32(benchmark, smollm2, smollm2_cpu
     LM head on target positions only) against the official one (fp32, batch 1, full-sequence logits).
     Our own loss at fp32 batch 1 is measured as well, so the note can say where the speed comes from."""
     from torch.utils.flop_counter import FlopCounterMode
-
-    from methods.xrec import training
+    from xrec_bench.methods.xrec import training
 
     records = yelp.train[:16]
     pad = smollm2.tokenizer.pad_token_id
@@ -181,7 +179,7 @@ def test_batched_bf16_training_vs_batch_one_fp32(benchmark, smollm2, smollm2_cpu
     def official(backbone, adapters, injector, batch, bf16):
         return official_style_loss(backbone, adapters, injector, records, batch)
 
-    from methods.xrec.backbone import use_attention
+    from xrec_bench.methods.xrec.backbone import use_attention
 
     use_attention(smollm2_cpu_profile, cpu_profile("training")["attention"])
     fast = steps(smollm2_cpu_profile, 8, True, ours)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from methods.xrec.prompting import PromptBuilder, item_word, system_instruction
+from xrec_bench.methods.xrec.prompting import PromptBuilder, item_word, system_instruction
+
 from tests.xrec.synthetic import make_records
 
 

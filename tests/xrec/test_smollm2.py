@@ -9,10 +9,10 @@ import pytest
 
 @pytest.mark.slow
 def test_training_lowers_the_loss_and_explanations_are_sentences(tmp_path):
-    from benchmark.data import load_dataset
-    from benchmark.plugin import RunContext
-    from benchmark.records import DatasetSplits
-    from methods.xrec import XRec
+    from xrec_bench.data import load_dataset
+    from xrec_bench.methods.xrec import XRec
+    from xrec_bench.plugin import RunContext
+    from xrec_bench.records import DatasetSplits
 
     data = load_dataset("yelp-mini")
     # What `xrec-bench run --method xrec --dataset yelp-mini --limit 64 --set method.graph_embeddings=random`

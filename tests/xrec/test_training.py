@@ -6,9 +6,9 @@ from itertools import pairwise
 
 import pytest
 import torch
+from xrec_bench.methods.xrec import XRec, adapter, graph, prompting, training
+from xrec_bench.methods.xrec.injection import CollaborativeInjector
 
-from methods.xrec import XRec, adapter, graph, prompting, training
-from methods.xrec.injection import CollaborativeInjector
 from tests.xrec.synthetic import make_graph, make_records
 
 CFG = {**XRec.defaults["training"], "lr": 3e-2, "epochs": 1, "batch_size": 4, "grad_accum": 1, "bf16": False, "log_every": 1,

@@ -1,8 +1,7 @@
 """xrec-bench's gptscore metric as a Hugging Face evaluate module: `evaluate.load("<this folder>")`."""
 
 import evaluate
-
-from metrics.evaluate_modules import compute, module_info
+from xrec_bench.metrics.evaluate_modules import compute, module_info
 
 
 class XrecGPTScore(evaluate.Metric):
