@@ -273,5 +273,47 @@ def compare_command(run_a: str, run_b: str, seed: int, resamples: int, as_json: 
                    f"{f'[{low:.4f}, {high:.4f}]':>24} {row['p_value']:>8.4f}")
 
 
+# --- Sweeps: a grid of run cells, resumed, with a cost table beside the boards ---
+
+
+@main.command("sweep")
+@click.argument("grid", type=click.Path())
+@click.option("--executor", default="inline", show_default=True, type=click.Choice(["inline", "local", "slurm"]),
+              help="inline: one cell after another in this process; local / slurm: one submitit job per cell.")
+@click.option("--output-dir", default="runs", show_default=True, type=click.Path(),
+              help="Where the runs go, as for `run`; the boards and costs go to OUTPUT_DIR/boards.")
+@click.option("--max-parallel", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Cells running at once (local and slurm executors).")
+@click.option("--keep-stale", is_flag=True,
+              help="Keep complete cells computed by other code (another commit, uncommitted edits) instead of rerunning them.")
+@click.option("--dry-run", is_flag=True, help="List the cells and whether each is complete, stale or missing; run nothing.")
+def sweep_command(grid: str, executor: str, output_dir: str, max_parallel: int, keep_stale: bool,
+                  dry_run: bool) -> None:
+    """Run every cell of a grid file (methods x datasets x seeds x variants) that is not complete yet."""
+    from xrec_bench.sweep import plan, read_grid, sweep
+
+    if dry_run:
+        statuses = plan(read_grid(grid), Path(output_dir))
+        for status in statuses:
+            cell = status.cell
+            click.echo(f"{status.state.value:<8}  {cell.dataset:<20} {cell.method:<10} {cell.variant:<24} "
+                       f"seed {cell.seed:<3} {cell.run_id}  {status.detail}")
+        states = [status.state.value for status in statuses]
+        click.echo(f"# {len(states)} cells: " + ", ".join(f"{states.count(s)} {s}" for s in ("complete", "stale",
+                                                                                            "missing")))
+        return
+    report = sweep(grid, Path(output_dir), executor=executor, max_parallel=max_parallel, keep_stale=keep_stale,
+                   log=lambda line: click.echo(line, err=True))
+    for path in report.written:
+        click.echo(str(path))
+    if report.failed:
+        for outcome in report.failed:
+            where = f" (log {outcome.log_path})" if outcome.log_path else ""
+            click.echo(f"failed: {outcome.cell.label}: {outcome.error}{where}", err=True)
+        click.echo(f"error: {len(report.failed)} of {len(report.statuses)} cells failed; fix them and run the "
+                   f"same sweep again (complete cells are skipped).", err=True)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,97 @@
+"""``xrec-bench sweep``: a grid file expanded into run cells, each run the way ``xrec-bench run`` runs it.
+
+A sweep resumes: a cell whose complete result was computed by the code running now (HEAD, clean
+tree) is skipped; a stale one (other code) is run again from scratch, or kept with ``keep_stale``;
+a missing one is run (resuming whatever it had finished). It ends with the leaderboard and a cost
+table (``costs.md`` / ``costs.csv``) in ``<output-dir>/boards``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from xrec_bench.errors import UserError
+from xrec_bench.sweep.costs import CostRow, cost_row, write_costs
+from xrec_bench.sweep.executors import EXECUTORS, CellJob, CellOutcome, run_jobs
+from xrec_bench.sweep.grid import Cell, Grid, expand_cells, read_grid
+from xrec_bench.sweep.status import CellState, CellStatus, CodeVersion, cell_status, current_version
+
+__all__ = ["Cell", "CellOutcome", "CellState", "CellStatus", "CodeVersion", "Grid", "SweepReport", "plan",
+           "read_grid", "sweep"]
+
+BOARDS_FOLDER = "boards"
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    statuses: list[CellStatus]  # every cell as found before the sweep ran anything
+    outcomes: list[CellOutcome]  # the cells it ran
+    costs: list[CostRow]
+    written: list[Path]  # the cost tables and the leaderboard files
+
+    @property
+    def failed(self) -> list[CellOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.error]
+
+
+def _check_executor(grid: Grid, executor: str, max_parallel: int) -> None:
+    if executor not in EXECUTORS:
+        raise UserError(f"Unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}.")
+    if max_parallel < 1:
+        raise UserError(f"--max-parallel must be a whole number of at least 1, not {max_parallel}.")
+    if executor == "inline" and max_parallel > 1:
+        raise UserError("The inline executor runs one cell at a time; pass --executor local (or slurm) to run "
+                        f"{max_parallel} cells at once.")
+    if executor == "slurm" and "time" not in grid.slurm:
+        raise UserError(f"Grid file {grid.path} needs slurm.time (minutes a cell may run) for --executor slurm; "
+                        f"add it to its slurm section.")
+
+
+def plan(grid: Grid, output_dir: Path, current: CodeVersion | None = None) -> list[CellStatus]:
+    """Every cell of the grid and whether it is complete, stale or missing under ``output_dir``."""
+    current = current_version() if current is None else current
+    return [cell_status(cell, Path(output_dir), current) for cell in expand_cells(grid)]
+
+
+def _to_run(statuses: list[CellStatus], keep_stale: bool) -> list[CellJob]:
+    return [CellJob(status.cell, overwrite=status.state is CellState.STALE) for status in statuses
+            if status.state is CellState.MISSING or (status.state is CellState.STALE and not keep_stale)]
+
+
+def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inline", max_parallel: int = 1,
+          keep_stale: bool = False, log: Callable[[str], None] = print) -> SweepReport:
+    """Run every cell of the grid that is not complete, then write the cost table and the leaderboard."""
+    from xrec_bench.leaderboard import build_leaderboard
+
+    output_dir = Path(output_dir)
+    grid = read_grid(grid_path)
+    _check_executor(grid, executor, max_parallel)
+    current = current_version()
+    statuses = plan(grid, output_dir, current)
+    if not current.is_committed:
+        log(f"warning: the code running now is {current.describe()}, so no result counts as computed by it: "
+            f"every complete cell is stale{' (kept: --keep-stale)' if keep_stale else ' and runs again'}; "
+            f"commit first for a sweep that resumes.")
+    jobs = _to_run(statuses, keep_stale)
+    counts = {state: sum(s.state is state for s in statuses) for state in CellState}
+    log(f"{len(statuses)} cells: {counts[CellState.COMPLETE]} complete, {counts[CellState.STALE]} stale "
+        f"({'kept' if keep_stale else 'run again'}), {counts[CellState.MISSING]} missing; running {len(jobs)} "
+        f"with the {executor} executor")
+    outcomes = run_jobs(jobs, output_dir, executor=executor, parameters=getattr(grid, executor, {}),
+                        max_parallel=max_parallel, log=log)
+    ran = {outcome.cell: outcome for outcome in outcomes}
+    rows = []
+    for status in statuses:
+        outcome = ran.get(status.cell)
+        if outcome is not None:
+            rows.append(cost_row(status.cell, "failed" if outcome.error else "computed", outcome.result_path))
+        else:
+            rows.append(cost_row(status.cell, "complete" if status.state is CellState.COMPLETE else "kept stale",
+                                 status.result_path))
+    boards_dir = output_dir / BOARDS_FOLDER
+    written = write_costs(rows, boards_dir)
+    if any(row.state != "failed" for row in rows):
+        written += build_leaderboard(output_dir, boards_dir, warn=log)
+    return SweepReport(statuses, outcomes, rows, written)

@@ -1,0 +1,85 @@
+"""What each cell of a sweep cost: fit, explain and score seconds, peak memory and the machine, from the
+``timings_s``, ``peak_memory_mb`` and ``environment`` of its result.json; written as Markdown and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xrec_bench.atomic_files import atomic_write_text
+from xrec_bench.sweep.grid import Cell
+
+COLUMNS = ("dataset", "method", "variant", "seed", "run_id", "state", "fit_s", "explain_s", "score_s",
+           "peak_memory_mb", "machine")
+HEADERS = ("Dataset", "Method", "Variant", "Seed", "Run id", "State", "Fit s", "Explain s", "Score s",
+           "Peak MB", "Machine")
+
+
+@dataclass(frozen=True)
+class CostRow:
+    cell: Cell
+    state: str  # what the sweep did with the cell: computed, complete, kept stale, failed
+    fit_s: float | None = None  # the fit stage; None where the model was loaded from an earlier run
+    explain_s: float | None = None
+    score_s: float | None = None  # every score:<family> stage together
+    peak_memory_mb: float | None = None  # the highest stage peak (resident memory)
+    machine: str = ""
+
+    def values(self) -> tuple[Any, ...]:
+        return (self.cell.dataset, self.cell.method, self.cell.variant, self.cell.seed, self.cell.run_id,
+                self.state, self.fit_s, self.explain_s, self.score_s, self.peak_memory_mb, self.machine)
+
+
+def machine_of(environment: dict[str, Any]) -> str:
+    parts = [environment.get("hostname"), environment.get("device"),
+             f"{environment['cpu_count']} CPUs" if environment.get("cpu_count") else None, environment.get("platform")]
+    return ", ".join(str(part) for part in parts if part)
+
+
+def cost_row(cell: Cell, state: str, result_path: Path | None) -> CostRow:
+    """A cell's costs from its result.json (blank where there is none, as for a failed cell)."""
+    if result_path is None or not result_path.is_file():
+        return CostRow(cell, state)
+    result = json.loads(result_path.read_text(encoding="utf-8"))
+    timings = result.get("timings_s") or {}
+    scores = [seconds for stage, seconds in timings.items() if stage.startswith("score:")]
+    peaks = list((result.get("peak_memory_mb") or {}).values())
+    return CostRow(cell, state, fit_s=timings.get("fit"), explain_s=timings.get("explain"),
+                   score_s=round(sum(scores), 3) if scores else None, peak_memory_mb=max(peaks) if peaks else None,
+                   machine=machine_of(result.get("environment") or {}))
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def to_markdown(rows: list[CostRow]) -> str:
+    lines = ["# xrec-bench sweep costs", "",
+             ("Per cell, from its result.json: fit, explain and score (all metrics) wall seconds, the peak "
+              "resident memory of any stage, and the machine. Fit is blank where the model was loaded from an "
+              "earlier run."), "",
+             "| " + " | ".join(HEADERS) + " |",
+             "| " + " | ".join(":--" if i < 6 or i == 10 else "--:" for i in range(len(HEADERS))) + " |"]
+    lines += ["| " + " | ".join(_shown(v).replace("|", "\\|") for v in row.values()) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[CostRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(["" if v is None else v for v in row.values()] for row in rows)
+    return out.getvalue()
+
+
+def write_costs(rows: list[CostRow], boards_dir: Path) -> list[Path]:
+    paths = [boards_dir / "costs.md", boards_dir / "costs.csv"]
+    for path, text in zip(paths, (to_markdown(rows), to_csv(rows))):
+        atomic_write_text(path, text)
+    return paths
