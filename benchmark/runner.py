@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
-import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,19 +40,8 @@ from xrec_bench.results import (
     write_samples,
 )
 from xrec_bench.run_lock import run_lock
+from xrec_bench.seeding import seed_everything
 from xrec_bench.stages import StageLog
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % 2**32)
-    except ImportError:
-        pass
-    if "torch" in sys.modules:
-        sys.modules["torch"].manual_seed(seed)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

@@ -67,7 +67,7 @@ class WordLevelMethod(Method):
         import torch
         from xrec_bench.methods.wordlevel.sequences import encode_split
         from xrec_bench.methods.wordlevel.training import train_word_model
-        from xrec_bench.runner import seed_everything
+        from xrec_bench.seeding import seed_everything
 
         seed_everything(ctx.seed)  # again: the runner seeded before torch was imported
         device = torch.device(ctx.device)
