@@ -1,0 +1,100 @@
+"""Grid files: what they expand to, that a cell is the run `xrec-bench run` would start, and refusals."""
+
+import pytest
+from xrec_bench import config as run_config
+from xrec_bench.errors import UserError
+from xrec_bench.sweep import read_grid
+from xrec_bench.sweep.grid import expand_cells
+
+from tests.conftest import REPO, run_cli
+
+TINY = """methods: [retrieval]
+datasets: [yelp-mini]
+seeds: [0, 1]
+set: {limit: 8, metrics.names: [lexical, usr]}
+"""
+
+
+def grid_file(tmp_path, text, name="grid.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_cell_is_the_run_that_the_same_run_options_resolve_to(tmp_path):
+    text = TINY + "variants: {base: {}, items: {method.same_item_weight: 2}}\n"
+    cells = expand_cells(read_grid(grid_file(tmp_path, text)))
+    assert [(c.variant, c.seed) for c in cells] == [("base", 0), ("base", 1), ("items", 0), ("items", 1)]
+    items = cells[3]
+    assert items.config == run_config.resolve(method="retrieval", dataset="yelp-mini", seed=1, limit=8,
+                                              metric_names=["lexical", "usr"], assignments=["method.same_item_weight=2"])
+    done = run_cli("config", "--method", "retrieval", "--dataset", "yelp-mini", "--seed", "1", "--limit", "8",
+                   "--metrics", "lexical,usr", "--set", "method.same_item_weight=2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == f"# run id: {items.run_id}"
+    assert items.run_dir(tmp_path) == tmp_path / "yelp-mini" / "retrieval" / items.run_id
+
+
+def test_the_committed_grids_expand_to_the_boards_cells():
+    main = expand_cells(read_grid(REPO / "leaderboards" / "grid.yaml"))
+    assert len(main) == 3 * 6 * 3
+    assert {(c.dataset, c.method, c.seed) for c in main} == {
+        (d, m, s) for d in ("amazon-mini", "google-mini", "yelp-mini")
+        for m in ("xrec", "att2seq", "nrt", "peter", "pepler", "retrieval") for s in (0, 1, 2)}
+    assert {c.config["profile"] for c in main} == {"cpu"}
+    ablations = expand_cells(read_grid(REPO / "leaderboards" / "ablations-grid.yaml"))
+    switches = ("injection", "profiles_in_prompt", "adapter", "graph_embeddings")
+    found = {(c.dataset, c.variant): tuple(c.config["method"][k] for k in switches) for c in ablations}
+    assert found[("yelp-mini", "base")] == ("all-layers", True, "moe", "lightgcn")
+    assert found[("yelp-mini", "input-only")] == ("input-only", True, "moe", "lightgcn")
+    assert found[("yelp-mini", "no-injection")] == ("none", True, "moe", "lightgcn")
+    assert found[("yelp-mini", "no-profiles")] == ("all-layers", False, "moe", "lightgcn")
+    assert found[("yelp-mini", "no-profiles-input-only")] == ("input-only", False, "moe", "lightgcn")
+    assert found[("yelp-mini", "linear-adapter")] == ("all-layers", True, "linear", "lightgcn")
+    assert found[("yelp-mini", "random-graph")] == ("all-layers", True, "moe", "random")
+    assert found[("yelp-mini-zeroshot", "base")] == found[("yelp-mini", "base")]
+    assert {c.config["limit"] for c in ablations} == {64}
+
+
+@pytest.mark.parametrize("text, message", [
+    (TINY + "metric: [usr]\n", "has unknown key metric; the known keys are methods, datasets, seeds"),
+    ("methods: [retrieval]\n", "has no datasets list"),
+    (TINY.replace("[0, 1]", "[0, zero]"), "seeds must be a non-empty list of whole numbers"),
+    (TINY.replace("[retrieval]", "[retrieval, retrieval]"), "methods lists a name twice"),
+    (TINY + "profile: gpu\n", "profile must be one of cpu, paper"),
+    (TINY.replace("limit: 8", "seed: 3"), "set sets seed, which a grid chooses with its seeds key"),
+    (TINY + "variants: {a: {}, b: {method.same_item_weight: 1.0}}\n", "variants a and b give the same run"),
+    (TINY + "variants: {a: [method.same_item_weight=3]}\n", "variant a must be a mapping of settings to values"),
+    (TINY + "slurm: {partition: gpu, gpu: 1}\n", "slurm has unknown submitit parameter gpu"),
+    (TINY + "local: {array_parallelism: 4}\n", "local.array_parallelism is set with --max-parallel"),
+    ("methods: [retrival]\ndatasets: [yelp-mini]\n", "Did you mean 'retrieval'?"),
+    ("methods: [retrieval]\ndatasets: [yelp-mimi]\n", "yelp-mimi"),
+    (TINY.replace("limit: 8", "limt: 8"), "Unknown setting limt; did you mean limit?"),
+    ("methods: [retrieval\n", "is not valid YAML"),
+])
+def test_a_bad_grid_is_refused_with_one_sentence(tmp_path, text, message):
+    with pytest.raises(UserError, match=None) as refused:
+        expand_cells(read_grid(grid_file(tmp_path, text)))
+    assert message in str(refused.value)
+
+
+def test_a_bad_grid_exits_2_on_the_command_line_and_writes_nothing(tmp_path):
+    grid = grid_file(tmp_path, TINY + "metric: [usr]\n")
+    out = tmp_path / "runs"
+    done = run_cli("sweep", str(grid), "--output-dir", str(out))
+    assert done.returncode == 2
+    expected = (f"error: Grid file {grid} has unknown key metric; the known keys are methods, datasets, seeds, "
+                f"profile, set, variants, local, slurm.")
+    assert done.stderr.strip().splitlines() == [expected]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--executor", "slurm"), "needs slurm.time (minutes a cell may run) for --executor slurm"),
+    (("--max-parallel", "2"), "The inline executor runs one cell at a time"),
+])
+def test_executor_options_that_cannot_work_exit_2(tmp_path, args, message):
+    out = tmp_path / "runs"
+    done = run_cli("sweep", str(grid_file(tmp_path, TINY)), "--output-dir", str(out), *args)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -1,0 +1,159 @@
+"""Real sweeps of two tiny cells (retrieval on yelp-mini, 8 records, lexical and USR): inline and through
+submitit's LocalExecutor, resume, stale detection, --keep-stale, a failing cell, the cost table."""
+
+import csv
+import json
+
+import pytest
+import xrec_bench.sweep as sweep_module
+from xrec_bench.run_lock import run_lock
+from xrec_bench.sweep import CellState, CodeVersion, plan, read_grid, sweep
+
+from tests.conftest import run_cli
+
+TINY = """methods: [retrieval]
+datasets: [yelp-mini]
+seeds: [0, 1]
+set: {limit: 8, metrics.names: [lexical, usr]}
+"""
+HEAD = CodeVersion("a" * 40, False)  # the code "running now" in these tests
+
+
+@pytest.fixture
+def grid(tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text(TINY, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def head(monkeypatch):
+    """Pin the code version the sweep compares results with; the test's checkout may have edits."""
+    monkeypatch.setattr(sweep_module, "current_version", lambda: HEAD)
+    return HEAD
+
+
+def record_version(result_path, version: CodeVersion) -> None:
+    """Rewrite the code version a result.json records (as a run at that version would have)."""
+    result = json.loads(result_path.read_text(encoding="utf-8"))
+    result["environment"].update(git_commit=version.commit, git_dirty=version.dirty)
+    result_path.write_text(json.dumps(result), encoding="utf-8")
+
+
+def cost_rows(out):
+    return list(csv.DictReader((out / "boards" / "costs.csv").read_text(encoding="utf-8").splitlines()))
+
+
+def test_inline_sweep_runs_every_cell_then_skips_the_complete_ones(tmp_path, mirror, grid, head):
+    out = tmp_path / "runs"
+    lines = []
+    first = sweep(grid, out, log=lines.append)
+    assert not first.failed and len(first.outcomes) == 2
+    paths = [outcome.result_path for outcome in first.outcomes]
+    assert paths == [cell.run_dir(out) / "result.json" for cell in (s.cell for s in first.statuses)]
+    for path, seed in zip(paths, (0, 1)):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        assert result["seed"] == seed and set(result["metrics"]) >= {"usr", "bleu4", "rouge1_f"}
+        assert result["dataset"]["n_scored"] == 8
+    rows = cost_rows(out)
+    assert [(r["seed"], r["state"]) for r in rows] == [("0", "computed"), ("1", "computed")]
+    assert all(float(r["fit_s"]) >= 0 and float(r["explain_s"]) >= 0 and float(r["score_s"]) > 0
+               and float(r["peak_memory_mb"]) > 0 and "cpu" in r["machine"] for r in rows)
+    assert (out / "boards" / "yelp-mini.md").is_file() and (out / "boards" / "costs.md").is_file()
+
+    for path in paths:
+        record_version(path, head)
+    before = [path.stat().st_mtime_ns for path in paths]
+    second = sweep(grid, out, log=lines.append)
+    assert second.outcomes == [] and [s.state for s in second.statuses] == [CellState.COMPLETE] * 2
+    assert [path.stat().st_mtime_ns for path in paths] == before
+    assert [r["state"] for r in cost_rows(out)] == ["complete", "complete"]
+    assert "2 cells: 2 complete, 0 stale (run again), 0 missing; running 0" in lines[-1]
+
+
+@pytest.mark.parametrize("recorded, why", [
+    (CodeVersion("b" * 40, False), "computed by commit bbbbbbbbbb, not by HEAD aaaaaaaaaa"),
+    (CodeVersion("a" * 40, True), "computed by commit aaaaaaaaaa with uncommitted edits"),
+    (CodeVersion(None, None), "computed by no recorded commit"),
+])
+def test_a_result_of_other_code_is_stale_and_runs_again(tmp_path, mirror, grid, head, recorded, why):
+    out = tmp_path / "runs"
+    first = sweep(grid, out, log=lambda line: None)
+    stale, fresh = (outcome.result_path for outcome in first.outcomes)
+    record_version(stale, recorded)
+    record_version(fresh, head)
+    statuses = plan(read_grid(grid), out, head)
+    assert [s.state for s in statuses] == [CellState.STALE, CellState.COMPLETE]
+    assert why in statuses[0].detail
+
+    stale_text = stale.read_text(encoding="utf-8")
+    kept = sweep(grid, out, keep_stale=True, log=lambda line: None)
+    assert kept.outcomes == [] and [r["state"] for r in cost_rows(out)] == ["kept stale", "complete"]
+    assert stale.read_text(encoding="utf-8") == stale_text
+
+    rerun = sweep(grid, out, log=lambda line: None)
+    assert [outcome.cell.seed for outcome in rerun.outcomes] == [0] and not rerun.failed
+    assert [r["state"] for r in cost_rows(out)] == ["computed", "complete"]
+    assert stale.read_text(encoding="utf-8") != stale_text  # written again by the runner, not kept
+
+
+def test_with_uncommitted_edits_now_every_complete_cell_is_stale(tmp_path, mirror, grid, monkeypatch):
+    out = tmp_path / "runs"
+    edited = CodeVersion("a" * 40, True)
+    monkeypatch.setattr(sweep_module, "current_version", lambda: edited)
+    lines = []
+    first = sweep(grid, out, log=lines.append)
+    for outcome in first.outcomes:
+        record_version(outcome.result_path, CodeVersion("a" * 40, False))
+    assert [s.state for s in plan(read_grid(grid), out, edited)] == [CellState.STALE] * 2
+    again = sweep(grid, out, log=lines.append)
+    assert len(again.outcomes) == 2
+    assert any("commit aaaaaaaaaa with uncommitted edits, so no result counts as computed by it" in line
+               for line in lines)
+
+
+def test_a_failing_cell_is_reported_and_the_others_still_run(tmp_path, mirror, grid, head):
+    out = tmp_path / "runs"
+    busy = plan(read_grid(grid), out, head)[0].cell
+    with run_lock(busy.run_dir(out)):  # another process holds seed 0
+        report = sweep(grid, out, log=lambda line: None)
+    assert [o.cell.seed for o in report.failed] == [0] and "is in use by pid" in report.failed[0].error
+    assert [r["state"] for r in cost_rows(out)] == ["failed", "computed"]
+    assert cost_rows(out)[0]["fit_s"] == ""
+
+
+def test_local_executor_runs_two_cells_as_submitit_jobs(tmp_path, mirror, grid):
+    out = tmp_path / "runs"
+    done = run_cli("sweep", str(grid), "--executor", "local", "--max-parallel", "2", "--output-dir", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("submitted as local job") == 2 and done.stderr.count(": done") == 2
+    rows = cost_rows(out)
+    assert [(r["seed"], r["state"]) for r in rows] == [("0", "computed"), ("1", "computed")]
+    for row in rows:
+        result = json.loads((out / "yelp-mini" / "retrieval" / row["run_id"] / "result.json").read_text())
+        assert result["complete"] and result["seed"] == int(row["seed"])
+        assert float(row["peak_memory_mb"]) == max(result["peak_memory_mb"].values())
+    job_logs = list((out / ".sweep-jobs").glob("*/*_log.err"))
+    assert len(job_logs) == 2 and all("stage explain" in log.read_text() for log in job_logs)
+    assert str(out / "boards" / "costs.md") in done.stdout and str(out / "boards" / "yelp-mini.md") in done.stdout
+
+
+def test_local_executor_reports_a_failed_job_and_exits_1(tmp_path, mirror, grid, head):
+    out = tmp_path / "runs"
+    busy = plan(read_grid(grid), out, head)[1].cell
+    with run_lock(busy.run_dir(out)):
+        report = sweep(grid, out, executor="local", max_parallel=1, log=lambda line: None)
+    assert [o.cell.seed for o in report.failed] == [1]
+    assert report.failed[0].error.startswith(f"{busy.run_dir(out)} is in use by pid")
+    assert report.failed[0].log_path.is_file()
+    assert [r["state"] for r in cost_rows(out)] == ["computed", "failed"]
+
+
+def test_dry_run_lists_each_cell_and_writes_nothing(tmp_path, mirror, grid):
+    out = tmp_path / "runs"
+    done = run_cli("sweep", str(grid), "--output-dir", str(out), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 3 and lines[-1] == "# 2 cells: 0 complete, 0 stale, 2 missing"
+    assert lines[0].split()[:5] == ["missing", "yelp-mini", "retrieval", "base", "seed"]
+    assert lines[0].endswith("not run yet") and not out.exists()
