@@ -15,17 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench.errors import MetricUnavailable, UserError
+from xrec_bench.loaded_scorers import load_once
 from xrec_bench.metrics.per_sample import summarise
 from xrec_bench.plugin import Metric, MetricResult, RunContext
 from xrec_bench.registry import metrics
 
-_LOADED: dict[tuple, tuple[Any, Any]] = {}  # (model dir, weights file, device) -> (tokenizer, model)
-
 
 def load_bart(model_path: str, weights: Path | None, device: str):
     """Tokenizer and eval-mode seq2seq model (with ``weights`` loaded over it), once per process."""
-    key = (model_path, str(weights), device)
-    if key not in _LOADED:
+
+    def load() -> tuple[Any, Any]:
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -33,8 +32,9 @@ def load_bart(model_path: str, weights: Path | None, device: str):
         model = AutoModelForSeq2SeqLM.from_pretrained(model_path, dtype=torch.float32)
         if weights is not None:
             model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        _LOADED[key] = (tokenizer, model.to(device).eval())
-    return _LOADED[key]
+        return tokenizer, model.to(device).eval()
+
+    return load_once("bartscore", (model_path, str(weights), device), load)
 
 
 def bart_log_likelihoods(tokenizer, model, sources: Sequence[str], targets: Sequence[str], *,

@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench.errors import MetricUnavailable, UserError
+from xrec_bench.loaded_scorers import load_once
 from xrec_bench.metrics.per_sample import summarise
 from xrec_bench.plugin import Metric, MetricResult, RunContext
 from xrec_bench.registry import metrics
-
-# One loaded scorer per (model directory, layer, device, baseline file): loading is the slow part.
-_SCORERS: dict[tuple, Any] = {}
 
 
 def shipped_baseline(model: str) -> Path | None:
@@ -44,16 +42,16 @@ def file_sha256(path: Path) -> str:
 def load_scorer(model_path: str, num_layers: int | None, *, baseline_path: Path | None, lang: str,
                 device: str, batch_size: int):
     """A ``bert_score.BERTScorer``, loaded once per process for each configuration."""
-    key = (model_path, num_layers, str(baseline_path), lang, device)
-    if key not in _SCORERS:
+
+    def load():
         from bert_score import BERTScorer
 
-        _SCORERS[key] = BERTScorer(
-            model_type=model_path, num_layers=num_layers, lang=lang, device=device,
-            rescale_with_baseline=baseline_path is not None,
-            baseline_path=str(baseline_path) if baseline_path is not None else None,
-            batch_size=batch_size)
-    return _SCORERS[key]
+        return BERTScorer(model_type=model_path, num_layers=num_layers, lang=lang, device=device,
+                          rescale_with_baseline=baseline_path is not None,
+                          baseline_path=str(baseline_path) if baseline_path is not None else None,
+                          batch_size=batch_size)
+
+    return load_once("bertscore", (model_path, num_layers, str(baseline_path), lang, device), load)
 
 
 @metrics.register("bertscore", summary="BERTScore precision/recall/F1 (bert-score library), rescaled")

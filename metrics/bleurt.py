@@ -13,22 +13,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from xrec_bench.errors import MetricUnavailable
+from xrec_bench.loaded_scorers import load_once
 from xrec_bench.metrics.per_sample import summarise
 from xrec_bench.plugin import Metric, MetricResult, RunContext
 from xrec_bench.registry import metrics
 
-_LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}  # (checkpoint dir, device) -> (tokenizer, model)
-
 
 def load_bleurt(path: str, device: str):
     """BLEURT tokenizer and eval-mode regression model, loaded once per process."""
-    if (path, device) not in _LOADED:
+
+    def load() -> tuple[Any, Any]:
         from bleurt_pytorch import BleurtForSequenceClassification, BleurtTokenizer
 
-        tokenizer = BleurtTokenizer.from_pretrained(path)
-        model = BleurtForSequenceClassification.from_pretrained(path).to(device).eval()
-        _LOADED[(path, device)] = (tokenizer, model)
-    return _LOADED[(path, device)]
+        return (BleurtTokenizer.from_pretrained(path),
+                BleurtForSequenceClassification.from_pretrained(path).to(device).eval())
+
+    return load_once("bleurt", (path, device), load)
 
 
 def bleurt_scores(tokenizer, model, references: Sequence[str], candidates: Sequence[str], *,

@@ -22,15 +22,9 @@ SPECIAL_TOKENS = {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad
 
 def load_backbone(name_or_dir: str) -> tuple[nn.Module, Any]:
     """The causal LM and its tokenizer, with PEPLER's three special tokens added and the embeddings resized."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from xrec_bench.models import hub_reachable_hint, resolve
+    from xrec_bench.causal_lm import load_causal_lm
 
-    path = resolve(name_or_dir)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        backbone = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    except OSError as exc:
-        raise UserError(hub_reachable_hint(name_or_dir)) from exc
+    backbone, tokenizer = load_causal_lm(name_or_dir)
     tokenizer.add_special_tokens(SPECIAL_TOKENS)
     if backbone.get_input_embeddings().num_embeddings != len(tokenizer):
         # mean_resizing=False: new rows drawn from the backbone's initialiser, as transformers 4.18 did.

@@ -102,26 +102,9 @@ def load_backbone(name: str, device: str = "cpu", load_in_8bit: bool = False, dt
                   new_token_init: str = "mean") -> Backbone:
     """Load a backbone by offline name, directory or hub id (8-bit only where bitsandbytes and a GPU exist);
     the attention kernel is chosen per phase with ``use_attention``."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from xrec_bench.models import hub_reachable_hint, resolve
+    from xrec_bench.causal_lm import load_causal_lm
 
-    location = resolve(name)
-    kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
-    if load_in_8bit and torch.cuda.is_available():
-        try:
-            import bitsandbytes  # noqa: F401
-            from transformers import BitsAndBytesConfig
-
-            kwargs = {"quantization_config": BitsAndBytesConfig(load_in_8bit=True), "device_map": {"": device}}
-        except ImportError:
-            pass
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(location)
-        model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
-    except OSError as exc:
-        raise UserError(hub_reachable_hint(name)) from exc
-    if "device_map" not in kwargs:
-        model.to(device)
+    model, tokenizer = load_causal_lm(name, dtype=dtype, device=device, load_in_8bit=load_in_8bit)
     return from_model(model, tokenizer, new_token_init)
 
 

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 from xrec_bench.errors import MetricUnavailable
-
-_LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}  # (model directory, device) -> (tokenizer, model)
+from xrec_bench.loaded_scorers import load_once
 
 
 def load_chat_model(path: str, device: str):
     """Tokenizer (left padding, a pad token) and eval-mode causal LM, loaded once per process."""
-    if (path, device) not in _LOADED:
+
+    def load() -> tuple[Any, Any]:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -24,9 +24,9 @@ def load_chat_model(path: str, device: str):
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
-        _LOADED[(path, device)] = (tokenizer, model)
-    return _LOADED[(path, device)]
+        return tokenizer, AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
+
+    return load_once("gptscore-hf-judge", (path, device), load)
 
 
 class LocalHFJudge:

@@ -9,7 +9,8 @@ import pytest
 from xrec_bench.config import plugin_layer
 from xrec_bench.data.fetch import ensure_file
 from xrec_bench.data.safe_pickle import load_string_list
-from xrec_bench.metrics.bertscore import _SCORERS, BERTScore
+from xrec_bench.loaded_scorers import loaded
+from xrec_bench.metrics.bertscore import BERTScore
 from xrec_bench.plugin import RunContext
 
 
@@ -23,7 +24,7 @@ def test_bertscore_batched_throughput_beats_a_per_pair_loop(benchmark, mirror):
     references = load_string_list(ensure_file("google", "tst_ref.pkl"))
     metric, ctx = BERTScore(plugin_layer(BERTScore, "cpu")), RunContext()
     metric.score(predictions[:4], references[:4], ctx)  # load the model once, as a run does
-    scorer = next(iter(_SCORERS.values()))
+    scorer = loaded("bertscore")[0]
     rss_before = peak_rss_mb()
 
     started = time.perf_counter()
