@@ -8,6 +8,7 @@ table (``costs.md`` / ``costs.csv``) in ``<output-dir>/boards``.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,9 @@ def _check_executor(grid: Grid, executor: str, max_parallel: int) -> None:
     if executor == "slurm" and "time" not in grid.slurm:
         raise UserError(f"Grid file {grid.path} needs slurm.time (minutes a cell may run) for --executor slurm; "
                         f"add it to its slurm section.")
+    if executor == "slurm" and shutil.which("srun") is None:
+        raise UserError("--executor slurm needs a Slurm cluster, and this machine has no srun on its PATH; "
+                        "run the sweep on a login node, or pass --executor local.")
 
 
 def plan(grid: Grid, output_dir: Path, current: CodeVersion | None = None) -> list[CellStatus]:

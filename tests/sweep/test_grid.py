@@ -98,3 +98,29 @@ def test_executor_options_that_cannot_work_exit_2(tmp_path, args, message):
     done = run_cli("sweep", str(grid_file(tmp_path, TINY)), "--output-dir", str(out), *args)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_the_slurm_section_and_max_parallel_reach_the_sbatch_script(tmp_path, monkeypatch):
+    from xrec_bench.sweep.executors import _make_executor
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (fake_bin / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}:/usr/bin:/bin")
+    grid = read_grid(grid_file(tmp_path, TINY + "slurm: {partition: gpu, gpus_per_node: 1, time: 720}\n"))
+    executor = _make_executor("slurm", tmp_path / "jobs" / "%j", grid.slurm, max_parallel=3)
+    executor.parameters["map_count"] = 54  # what a job array of 54 cells sets
+    script = executor._make_submission_file_text("python -m submitit.core._submit", "uid")  # submitit's renderer
+    for line in ("#SBATCH --array=0-53%3", "#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=1",
+                 "#SBATCH --time=720", "#SBATCH --job-name=xrec-bench"):
+        assert line in script.splitlines()
+
+
+def test_slurm_without_a_cluster_exits_2(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    out = tmp_path / "runs"
+    grid = grid_file(tmp_path, TINY + "slurm: {time: 60}\n")
+    done = run_cli("sweep", str(grid), "--executor", "slurm", "--output-dir", str(out))
+    assert done.returncode == 2 and "this machine has no srun on its PATH" in done.stderr, done.stderr
+    assert not out.exists()
