@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 
 def _no_progress(iterable: Iterable, **_: Any) -> Iterable:
-    return iterable
+    from xrec_bench.progress import SilentProgress
+
+    return SilentProgress(iterable)  # iterable, with report(loss=..., lr=...) that shows nothing
 
 
 @dataclass
@@ -26,7 +28,8 @@ class RunContext:
     config: dict[str, Any] = field(default_factory=dict)  # the whole resolved run config
     scratch_dir: Path = Path(".")  # private to this run (checkpoints, temporary files)
     cache_dir: Path = Path(".")  # shared across runs, content-keyed (graph embeddings, judge replies)
-    # progress(iterable, total=..., desc=...) wraps a loop in a progress bar (tqdm when enabled).
+    # progress(iterable, total=..., desc=...) wraps a loop in a progress bar (tqdm when enabled); what it
+    # returns also has report(loss=..., lr=...) to show a training loop's latest values (xrec_bench.progress).
     progress: Callable[..., Iterable] = _no_progress
     shard: tuple[int, int] | None = None  # (index, count), 1-based index
 

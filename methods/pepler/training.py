@@ -80,8 +80,10 @@ class StageTrainer:
         total, tokens = 0.0, 0
         stream = iterate_batches(self.train.users, self.train.items, self.train.sequences, batches,
                                  self.tokenizer.pad_token_id)
-        for batch in self.ctx.progress(stream, total=len(batches), desc=f"pepler stage {stage} epoch {epoch}"):
+        bar = self.ctx.progress(stream, total=len(batches), desc=f"pepler stage {stage} epoch {epoch}")
+        for batch in bar:
             loss, count = self._loss(batch)
+            bar.report(loss=float(loss.detach()), lr=self.optimizer.param_groups[0]["lr"])
             loss.backward()
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)

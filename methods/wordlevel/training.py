@@ -78,8 +78,8 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
         # Epoch 1 runs in data order, later epochs shuffled, as in the official Batchify (its
         # next_batch shuffles only when it wraps around; docs/fidelity.md, "Shared word-level parts").
         order = None if epoch == 1 else generator
-        for users, items, sequences in progress(batches(train, batch_size, order), total=n_batches,
-                                                desc=f"epoch {epoch}"):
+        bar = progress(batches(train, batch_size, order), total=n_batches, desc=f"epoch {epoch}")
+        for users, items, sequences in bar:
             users, items, sequences = users.to(device), items.to(device), sequences.to(device)
             optimizer.zero_grad(set_to_none=True)
             with autocast():
@@ -88,7 +88,9 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
             if clip_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
             optimizer.step()
-            total += float(objective.detach()) * users.shape[0]
+            loss = float(objective.detach())
+            total += loss * users.shape[0]
+            bar.report(loss=loss, lr=epoch_lrs[-1])
             count += users.shape[0]
         return total / max(count, 1)
 

@@ -4,7 +4,7 @@ explanation tokens only, bf16 autocast optional, data-parallel through ``acceler
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from xrec_bench.methods.xrec.backbone import Backbone, use_attention
 from xrec_bench.methods.xrec.injection import CollaborativeInjector
 from xrec_bench.methods.xrec.prompting import PromptBuilder
+from xrec_bench.progress import Progress, silent_progress
 from xrec_bench.records import Record
 
 IGNORE = -100
@@ -146,7 +147,7 @@ def evaluate_loss(backbone, adapters, injector, records, encoded, cfg, pad_id, d
 def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: CollaborativeInjector,
           builder: PromptBuilder, train_records: Sequence[Record], valid_records: Sequence[Record],
           cfg: dict[str, Any], seed: int, device: str,
-          progress: Callable[..., Iterable] = lambda it, **_: it) -> dict[str, Any]:
+          progress: Callable[..., Progress] = silent_progress) -> dict[str, Any]:
     """Train the adapters (and LoRA weights, if any); returns history, stopped epoch and throughput."""
     import time
 
@@ -193,7 +194,8 @@ def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: Collabo
     step, window, seen, started = 0, [], 0, time.perf_counter()
     best_valid, stopped_epoch = float("inf"), 0
     for epoch in range(1, cfg["epochs"] + 1):
-        for batch in progress(loader, total=len(loader), desc=f"XRec epoch {epoch}"):
+        bar = progress(loader, total=len(loader), desc=f"XRec epoch {epoch}")
+        for batch in bar:
             with accelerator.accumulate(adapters):
                 lr = optimizer.param_groups[0]["lr"]  # the rate this batch's update uses
                 loss = batch_loss(backbone, adapters, injector, train_records, batch, cfg["bf16"]).mean()
@@ -205,6 +207,7 @@ def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: Collabo
             step += 1
             seen += batch["input_ids"].shape[0]
             window.append(loss.item())
+            bar.report(loss=window[-1], lr=lr)
             if step % cfg["log_every"] == 0:
                 history.append({"epoch": epoch, "step": step, "train_loss": sum(window) / len(window), "lr": lr})
                 window = []
