@@ -26,7 +26,12 @@ LIGHTGCN_PAPER = {"embedding_dim": 64, "num_layers": 4, "lr": 1e-3, "batch_size"
 
 CPU_BF16 = cpu_has_native_bf16()
 
-CHOICES = {"injection": ("all-layers", "input-only", "none"), "adapter": ("moe", "linear"),
+# method.precision: "fp32"; "bf16-autocast" (fp32 weights, bf16 autocast in training and generation);
+# "bf16-weights" (the frozen backbone's weights in bf16 as well, under the same autocast: frozen weights
+# are not in autocast's cast cache, so fp32 weights would be cast again on every forward).
+PRECISIONS = ("fp32", "bf16-autocast", "bf16-weights")
+
+CHOICES = {"precision": PRECISIONS, "injection": ("all-layers", "input-only", "none"), "adapter": ("moe", "linear"),
            "graph_embeddings": ("lightgcn", "random", "official"), "prompt_format": ("official", "chat-template"),
            "new_token_init": ("mean", "normal")}
 
@@ -37,15 +42,13 @@ class XRec(Method):
     defaults: ClassVar[dict[str, Any]] = {
         "backbone": "smollm2-135m-instruct",
         "load_in_8bit": False,  # used only where bitsandbytes and a GPU exist
-        # The frozen backbone's weight dtype: bfloat16 spares autocast a weight cast on every forward
-        # (frozen weights are not in autocast's cast cache), which dominated CPU decoding steps.
-        "dtype": "float32",
+        "precision": "fp32",  # fp32 | bf16-autocast | bf16-weights (see PRECISIONS)
         "prompt_format": "chat-template",
         "add_bos": False,  # also let the tokenizer add its BOS (XRec's code does, after its own "<s>")
         # Rows of the added tokens: "mean" of the existing rows, or "normal" N(0, initializer_range) from
         # a generator seeded with 0 (what transformers' resize_token_embeddings did in XRec's version).
         "new_token_init": "mean",
-        "item_word": None,  # null: "book" for Amazon, "business" otherwise
+        "item_word": None,  # null: the dataset's own word ("book" for Amazon, "business" for Yelp, Google)
         # Ablations (each appears in the run id through the config hash):
         "profiles_in_prompt": True,
         "injection": "all-layers",  # all-layers | input-only | none
@@ -56,7 +59,7 @@ class XRec(Method):
         "num_experts": 8,
         "adapter_dropout": 0.2,
         "lightgcn": dict(LIGHTGCN_PAPER),
-        "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1, "bf16": False,
+        "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1,
                      "log_every": 50, "valid_records": 64, "max_target_tokens": 128, "warmup_steps": 0,
                      # "target": the loss covers the tokens after the prompt; "explain-token": also the
                      # prediction of <EXPLAIN_POS> itself (XRec's Explainer.loss masks before the shift).
@@ -64,7 +67,7 @@ class XRec(Method):
                      "attention": None},  # null: as loaded (transformers' default, sdpa); or eager | sdpa
         # Decoding stops at the backbone's end-of-turn token(s); sampling is seeded per record.
         "generation": {"max_new_tokens": 128, "batch_size": 16, "do_sample": False, "temperature": 0.6,
-                       "top_k": 0, "top_p": 0.9, "repetition_penalty": 1.0, "use_cache": True, "bf16": False,
+                       "top_k": 0, "top_p": 0.9, "repetition_penalty": 1.0, "use_cache": True,
                        "suppress_xrec_tokens": True,  # never generate <USER_EMBED>/<ITEM_EMBED>/<EXPLAIN_POS>
                        "strip_instruction_echo": True,  # drop a leading copy of the system instruction
                        "attention": None},
@@ -77,14 +80,15 @@ class XRec(Method):
         # temperature 0.6, top-p 0.9 and transformers' default top-k 50), stopping at </s>.
         "paper": {"backbone": "meta-llama/Llama-2-7b-chat-hf", "load_in_8bit": True, "prompt_format": "official",
                   "add_bos": True, "new_token_init": "normal",
-                  "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1, "bf16": False,
+                  "precision": "fp32",
+                  "training": {"lr": 1e-4, "epochs": 1, "batch_size": 1, "grad_accum": 1,
                                "loss_start": "explain-token"},
                   "generation": {"batch_size": 16, "do_sample": True, "temperature": 0.6, "top_k": 50,
                                  "top_p": 0.9, "repetition_penalty": 1.0, "suppress_xrec_tokens": False,
                                  "strip_instruction_echo": False}},
         # bf16 only where the CPU has hardware bf16 (benchmark/hardware.py); fp32 elsewhere.
         "cpu": {"backbone": "smollm2-135m-instruct", "prompt_format": "chat-template",
-                "dtype": "bfloat16" if CPU_BF16 else "float32",
+                "precision": "bf16-weights" if CPU_BF16 else "fp32",
                 # LightGCN: large batches and 20 epochs to finish in about a minute, with the usual
                 # LightGCN protocol (one Xavier table, layer-0 L2 per batch record, fresh negatives per
                 # batch, early stopping on per-user Recall@20 with training items masked).
@@ -98,13 +102,13 @@ class XRec(Method):
                 # at 136 vs 111 tokens/s. In a 20-step training check: sdpa 4.16 records/s, 2.93 GB peak;
                 # eager 5.29 records/s, 3.51 GB (it keeps the S x S probabilities twice for backward);
                 # eager_low_memory (methods/xrec/attention.py) 5.53 records/s, 3.01 GB.
-                "training": {"lr": 1e-3, "batch_size": 8, "bf16": CPU_BF16, "log_every": 4, "valid_records": 48,
+                "training": {"lr": 1e-3, "batch_size": 8, "log_every": 4, "valid_records": 48,
                              "warmup_steps": 25, "attention": "eager_low_memory"},
                 # Greedy decoding of the 135M backbone falls into copying the system instruction after
                 # adapter training ("The user would enjoy the business within 50 words.": 113 of 300
                 # outputs of the full yelp-mini run at 1.0); a mild repetition penalty stops it (10/64
                 # echoes at 1.0, 0/64 at 1.1, same checkpoint). The paper profile keeps 1.0.
-                "generation": {"batch_size": 16, "bf16": CPU_BF16, "repetition_penalty": 1.1, "attention": "eager"}},
+                "generation": {"batch_size": 16, "repetition_penalty": 1.1, "attention": "eager"}},
     }
 
     def __init__(self, config: dict[str, Any]):
@@ -121,16 +125,27 @@ class XRec(Method):
             return {**self.defaults[key], **(value or {})}
         return value
 
+    @property
+    def _weight_dtype(self) -> str:
+        """The frozen backbone's weight dtype under ``method.precision``."""
+        return "bfloat16" if self._cfg("precision") == "bf16-weights" else "float32"
+
+    @property
+    def _autocast(self) -> bool:
+        """Whether training and generation run under bf16 autocast (both bf16 precisions do)."""
+        return self._cfg("precision") != "fp32"
+
     # -- building -----------------------------------------------------------------------------
-    def _build(self, dataset: str, device: str, embeddings) -> None:
-        """Backbone, prompt builder, adapters and hooks for a dataset (shared by fit and load)."""
+    def _build(self, item_word: str, device: str, embeddings) -> None:
+        """Backbone, prompt builder, adapters and hooks for a dataset whose items are called ``item_word``
+        (shared by fit and load)."""
         from xrec_bench.methods.xrec import adapter, backbone, injection, prompting, training
 
-        model = backbone.load_backbone(self._cfg("backbone"), device, self._cfg("load_in_8bit"), self._cfg("dtype"),
+        model = backbone.load_backbone(self._cfg("backbone"), device, self._cfg("load_in_8bit"), self._weight_dtype,
                                        self._cfg("new_token_init"))
         if self._cfg("lora")["enabled"]:
             backbone.add_lora(model, self._cfg("lora"))
-        word = self._cfg("item_word") or prompting.item_word(dataset)
+        word = self._cfg("item_word") or item_word
         builder = prompting.PromptBuilder(self._cfg("prompt_format"), word, self._cfg("profiles_in_prompt"),
                                           model.tokenizer, self._cfg("add_bos"),
                                           self._cfg("generation")["strip_instruction_echo"])
@@ -143,7 +158,7 @@ class XRec(Method):
         hooks = injection.CollaborativeInjector(model.model, model.user_token_id, model.item_token_id,
                                                 self._cfg("injection"))
         self._state = {"backbone": model, "builder": builder, "adapters": adapters, "injector": hooks,
-                       "embeddings": embeddings, "dataset": dataset, "device": device}
+                       "embeddings": embeddings, "item_word": item_word, "device": device}
 
     def _graph_embeddings(self, splits: DatasetSplits, ctx: RunContext):
         from xrec_bench.methods.xrec import graph
@@ -174,7 +189,7 @@ class XRec(Method):
         torch.manual_seed(ctx.seed)
         embeddings = self._graph_embeddings(splits, ctx)
         release_free_memory()  # what LightGCN training freed, before the backbone's activations arrive
-        self._build(splits.name, ctx.device, embeddings)
+        self._build(splits.item_word, ctx.device, embeddings)
         state = self._state
         report: dict[str, Any] = {"graph_tokenizer": {k: v for k, v in embeddings.report.items() if k != "history"},
                                   "prompt_format": self._cfg("prompt_format")}
@@ -185,7 +200,7 @@ class XRec(Method):
             return {**report, "history": [], "stopped_epoch": 0, "adapters": "official"}
         trained = training.train(state["backbone"], state["adapters"], state["injector"], state["builder"],
                                  splits.train, splits.valid, self._cfg("training"), ctx.seed, ctx.device,
-                                 ctx.progress)
+                                 ctx.progress, autocast=self._autocast)
         return {**report, **trained}
 
     @property
@@ -207,17 +222,21 @@ class XRec(Method):
             raise RuntimeError("XRec.explain called before fit or load")
         s = self._state
         return generation.explain(s["backbone"], s["injector"], s["adapters"], s["builder"], records,
-                                  self._cfg("generation"), ctx.seed, s["device"], ctx.progress)
+                                  self._cfg("generation"), ctx.seed, s["device"], ctx.progress,
+                                  autocast=self._autocast)
 
     def save(self, directory: Path) -> None:
         from xrec_bench.methods.xrec import checkpoint
 
         checkpoint.save(self._state, Path(directory), self.config)
 
-    def load(self, directory: Path) -> None:
+    def load(self, directory: Path, ctx: RunContext) -> None:
         from xrec_bench.methods.xrec import checkpoint
 
         saved = json.loads((Path(directory) / "xrec.json").read_text(encoding="utf-8"))
         embeddings = checkpoint.load_embeddings(Path(directory))
-        self._build(saved["dataset"], saved.get("device", "cpu"), embeddings)
+        if "item_word" not in saved:
+            raise UserError(f"{directory} holds an XRec model saved by an older xrec-bench (no item_word); "
+                            f"rerun the cell with --overwrite to train it again.")
+        self._build(saved["item_word"], ctx.device, embeddings)
         checkpoint.load_weights(self._state, Path(directory))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList
+from transformers import LogitsProcessor
 from transformers.generation.logits_process import (
     RepetitionPenaltyLogitsProcessor,
     TemperatureLogitsWarper,
@@ -72,6 +72,10 @@ class PerRecordSampler(LogitsProcessor):
         if top_p < 1.0:
             self.warpers.append(TopPLogitsWarper(top_p))
 
+    def keep(self, rows: Sequence[int]) -> None:
+        """Follow the batch when rows leave it: each remaining row keeps its own generator."""
+        self.generators = [self.generators[i] for i in rows]
+
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         for warper in self.warpers:
             scores = warper(input_ids, scores)
@@ -83,21 +87,29 @@ class PerRecordSampler(LogitsProcessor):
         return only
 
 
-def decoding_kwargs(cfg: dict[str, Any], backbone: Backbone, stop_ids: Sequence[int],
-                    seeds: Sequence[int]) -> dict[str, Any]:
-    """Every decoding setting spelled out, so the backbone's own generation config never applies."""
-    processors = LogitsProcessorList()
+class SuppressedTokens(LogitsProcessor):
+    """The XRec tokens (``<USER_EMBED>``, ``<ITEM_EMBED>``, ``<EXPLAIN_POS>``) are never generated."""
+
+    def __init__(self, ids: Sequence[int]):
+        self.ids = torch.tensor(list(ids), dtype=torch.long)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        scores[:, self.ids] = -float("inf")
+        return scores
+
+
+def logits_processors(cfg: dict[str, Any], backbone: Backbone, stop_ids: Sequence[int],
+                      seeds: Sequence[int]) -> list[LogitsProcessor]:
+    """Every decoding setting spelled out (the backbone's own generation config never applies), in
+    transformers' order: suppressed tokens, the repetition penalty, then the per-record sampler."""
+    processors: list[LogitsProcessor] = []
+    if cfg["suppress_xrec_tokens"]:
+        processors.append(SuppressedTokens(backbone.special_ids))
     if cfg["repetition_penalty"] != 1.0:
         processors.append(SparingRepetitionPenalty(cfg["repetition_penalty"], stop_ids))
     if cfg["do_sample"]:
         processors.append(PerRecordSampler(seeds, cfg["temperature"], cfg["top_k"], cfg["top_p"]))
-    kwargs = {"max_new_tokens": cfg["max_new_tokens"], "do_sample": False, "num_beams": 1,
-              "use_cache": cfg["use_cache"], "pad_token_id": backbone.tokenizer.pad_token_id,
-              "eos_token_id": list(stop_ids), "logits_processor": processors,
-              "temperature": None, "top_p": None, "top_k": None}
-    if cfg["suppress_xrec_tokens"]:
-        kwargs["suppress_tokens"] = backbone.special_ids
-    return kwargs
+    return processors
 
 
 def decoding_record(tokens: Sequence[int], stop_ids: Sequence[int], max_new_tokens: int) -> dict[str, Any]:
@@ -110,26 +122,72 @@ def decoding_record(tokens: Sequence[int], stop_ids: Sequence[int], max_new_toke
 
 def generate_ids(backbone: Backbone, injector: CollaborativeInjector, prompts: Sequence[list[int]],
                  user_vectors: torch.Tensor, item_vectors: torch.Tensor, cfg: dict[str, Any],
-                 stop_ids: Sequence[int], seeds: Sequence[int], bf16: bool = False) -> list[list[int]]:
-    """Generated token ids (prompt excluded, cut after the first end-of-turn) for one batch of prompts."""
-    device = user_vectors.device
+                 stop_ids: Sequence[int], seeds: Sequence[int], autocast: bool = False, *,
+                 static_cache: bool = True, drop_finished: bool = True) -> list[list[int]]:
+    """Generated token ids (prompt excluded, cut after the first end-of-turn) for one batch of prompts.
+
+    Greedy decoding (a sampler, if any, leaves only its draw finite) with the KV cache preallocated for
+    the prompt plus ``max_new_tokens`` (``static_cache``: no cache tensor grows or is copied per step,
+    and every step has the same shapes), the LM head only on each row's last position, and the rows
+    that ended their turn dropped from the batch (``drop_finished``), so a long answer does not keep
+    the finished ones computing. Without ``cfg["use_cache"]`` every step reruns the whole sequence.
+    """
+    from transformers import DynamicCache, StaticCache
+
+    model, device = backbone.model, user_vectors.device
     ids, mask = left_padded(prompts, backbone.tokenizer.pad_token_id)
-    with (torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
+    ids, mask = ids.to(device), mask.to(device)
+    rows, width = ids.shape
+    max_new = cfg["max_new_tokens"]
+    processors = logits_processors(cfg, backbone, stop_ids, seeds)
+    stops = torch.tensor(list(stop_ids), device=device)
+    use_cache = cfg["use_cache"]
+    cache = None
+    if use_cache:
+        cache = StaticCache(config=model.config, max_cache_len=width + max_new) if static_cache else DynamicCache()
+    # Rows leave the batch only with a cache: without one, every step re-injects the whole batch's vectors.
+    drop = drop_finished and use_cache
+    alive = torch.arange(rows, device=device)  # the original row of each row still decoding
+    ended = torch.zeros(rows, dtype=torch.bool, device=device)
+    sequences, produced = ids, [[] for _ in range(rows)]
+    with (torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast),
           injector.inject(user_vectors, item_vectors)):
-        out = backbone.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                      **decoding_kwargs(cfg, backbone, stop_ids, seeds))
-    rows = []
-    for row in out[:, ids.shape[1]:].tolist():
-        ended = decoding_record(row, stop_ids, cfg["max_new_tokens"])
-        rows.append(row[:ended["new_tokens"]])
-    return rows
+        for step in range(max_new):
+            if use_cache and step:
+                inputs, positions = sequences[:, -1:], (mask.sum(1, keepdim=True) - 1)
+                cache_position = torch.tensor([width + step - 1], device=device)
+            else:
+                inputs = sequences
+                positions = (mask.cumsum(1) - 1).masked_fill(mask == 0, 1)
+                cache_position = torch.arange(sequences.shape[1], device=device)
+            logits = model(input_ids=inputs, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                           cache_position=cache_position, use_cache=use_cache, logits_to_keep=1).logits
+            scores = logits[:, -1].float()
+            for processor in processors:
+                scores = processor(sequences, scores)
+            chosen = scores.argmax(-1)
+            for row, token in zip(alive.tolist(), chosen.tolist()):
+                produced[row].append(token)  # a row that already ended is cut at its first stop below
+            sequences = torch.cat([sequences, chosen[:, None]], 1)
+            mask = torch.cat([mask, mask.new_ones(len(alive), 1)], 1)
+            ended |= torch.isin(chosen, stops)
+            if ended.all():
+                break
+            if drop and ended.any():
+                keep = (~ended).nonzero()[:, 0]
+                alive, sequences, mask, ended = alive[keep], sequences[keep], mask[keep], ended[keep]
+                cache.reorder_cache(keep)
+                for processor in processors:
+                    if isinstance(processor, PerRecordSampler):
+                        processor.keep(keep.tolist())
+    return [row[:decoding_record(row, stop_ids, max_new)["new_tokens"]] for row in produced]
 
 
 def explain(backbone: Backbone, injector: CollaborativeInjector, adapters: torch.nn.Module,
             builder: PromptBuilder, records: Sequence[Record], cfg: dict[str, Any], seed: int, device: str,
-            progress: Callable[..., Iterable] = lambda it, **_: it) -> list[Explanation]:
-    """Explanations in record order; batches are formed from prompts of similar length (a stable sort by
-    prompt tokens, so records the runner already sorted that way keep its batches)."""
+            progress: Callable[..., Iterable] = lambda it, **_: it, autocast: bool = False) -> list[Explanation]:
+    """Explanations in record order (``autocast``: under bf16 autocast); batches are formed from prompts of
+    similar length (a stable sort by prompt tokens, so records the runner already sorted that way keep its batches)."""
     tokenizer = backbone.tokenizer
     use_attention(backbone, cfg["attention"])
     stop_ids = backbone.end_of_turn_ids(builder.fmt == "chat-template")
@@ -146,7 +204,7 @@ def explain(backbone: Backbone, injector: CollaborativeInjector, adapters: torch
             user_vectors, item_vectors = adapters(uids, iids)
         seeds = [record_seed(seed, records[i].sample_id) for i in batch]
         generated = generate_ids(backbone, injector, [prompts[i] for i in batch], user_vectors, item_vectors,
-                                 cfg, stop_ids, seeds, cfg["bf16"])
+                                 cfg, stop_ids, seeds, autocast)
         for i, tokens in zip(batch, generated):
             text = builder.clean(tokenizer.decode(tokens, skip_special_tokens=True))
             results[i] = Explanation(text, decoding_record(tokens, stop_ids, cfg["max_new_tokens"]))

@@ -133,13 +133,13 @@ def batch_loss(backbone: Backbone, adapters: nn.Module, injector: CollaborativeI
             return per_record_loss(backbone, batch)
 
 
-def evaluate_loss(backbone, adapters, injector, records, encoded, cfg, pad_id, device) -> float:
+def evaluate_loss(backbone, adapters, injector, records, encoded, cfg, pad_id, device, autocast: bool) -> float:
     adapters.eval()
     losses = []
     with torch.no_grad():
         for start in range(0, len(encoded), cfg["batch_size"]):
             batch = {k: v.to(device) for k, v in collate(encoded[start:start + cfg["batch_size"]], pad_id).items()}
-            losses.append(batch_loss(backbone, adapters, injector, records, batch, cfg["bf16"]))
+            losses.append(batch_loss(backbone, adapters, injector, records, batch, autocast))
     adapters.train()
     return float(torch.cat(losses).mean()) if losses else float("nan")
 
@@ -147,8 +147,9 @@ def evaluate_loss(backbone, adapters, injector, records, encoded, cfg, pad_id, d
 def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: CollaborativeInjector,
           builder: PromptBuilder, train_records: Sequence[Record], valid_records: Sequence[Record],
           cfg: dict[str, Any], seed: int, device: str,
-          progress: Callable[..., Progress] = silent_progress) -> dict[str, Any]:
-    """Train the adapters (and LoRA weights, if any); returns history, stopped epoch and throughput."""
+          progress: Callable[..., Progress] = silent_progress, autocast: bool = False) -> dict[str, Any]:
+    """Train the adapters (and LoRA weights, if any); returns history, stopped epoch and throughput.
+    ``autocast``: forward passes under bf16 autocast (``method.precision`` other than fp32)."""
     import time
 
     from accelerate import Accelerator
@@ -166,7 +167,8 @@ def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: Collabo
     valid_encoded = encoded_records(valid_records[:cfg["valid_records"]])
     history: list[dict[str, Any]] = []
     if not trainable:  # e.g. injection "none" without LoRA: nothing learns, report the valid loss only
-        valid = evaluate_loss(backbone, adapters, injector, valid_records, valid_encoded, cfg, pad_id, device)
+        valid = evaluate_loss(backbone, adapters, injector, valid_records, valid_encoded, cfg, pad_id, device,
+                              autocast)
         return {"history": [{"epoch": 0, "train_loss": None, "valid_loss": valid}], "stopped_epoch": 0,
                 "trainable_parameters": 0, "note": "no trainable parameters: nothing was trained"}
     # "The loss falls" is judged on two fixed sets in eval mode (no dropout, no gate noise), before
@@ -176,9 +178,9 @@ def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: Collabo
 
     def probe_losses() -> dict[str, float]:
         return {"train_eval_loss": evaluate_loss(backbone, adapters, injector, train_records, train_probe, cfg,
-                                                 pad_id, device),
+                                                 pad_id, device, autocast),
                 "valid_loss": evaluate_loss(backbone, adapters, injector, valid_records, valid_encoded, cfg,
-                                            pad_id, device)}
+                                            pad_id, device, autocast)}
 
     history.append({"epoch": 0, "step": 0, "train_loss": None, **probe_losses()})
     optimizer = torch.optim.Adam(trainable, lr=cfg["lr"])
@@ -198,7 +200,7 @@ def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: Collabo
         for batch in bar:
             with accelerator.accumulate(adapters):
                 lr = optimizer.param_groups[0]["lr"]  # the rate this batch's update uses
-                loss = batch_loss(backbone, adapters, injector, train_records, batch, cfg["bf16"]).mean()
+                loss = batch_loss(backbone, adapters, injector, train_records, batch, autocast).mean()
                 accelerator.backward(loss)
                 optimizer.step()
                 if accelerator.sync_gradients:  # one warm-up step per real optimizer update

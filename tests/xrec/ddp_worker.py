@@ -25,7 +25,7 @@ def main(out_dir: str, tokenizer_dir: str) -> None:
     injector = CollaborativeInjector(tiny.model, tiny.user_token_id, tiny.item_token_id)
     builder = prompting.PromptBuilder("chat-template", "business", True, tiny.tokenizer)
     records = make_records(8, seed=1)
-    cfg = {**XRec.defaults["training"], "lr": 1e-2, "epochs": 1, "batch_size": 2, "grad_accum": 1, "bf16": False, "log_every": 1,
+    cfg = {**XRec.defaults["training"], "lr": 1e-2, "epochs": 1, "batch_size": 2, "grad_accum": 1, "log_every": 1,
            "valid_records": 2, "max_target_tokens": 16}
     report = training.train(tiny, adapters, injector, builder, records, records, cfg, seed=0, device="cpu")
     state = PartialState()

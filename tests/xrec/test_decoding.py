@@ -23,7 +23,7 @@ def parts(tiny):
 
 
 def generation_cfg(**overrides):
-    return {**XRec.defaults["generation"], **XRec.profiles["cpu"]["generation"], "bf16": False,
+    return {**XRec.defaults["generation"], **XRec.profiles["cpu"]["generation"],
             "max_new_tokens": 12, "batch_size": 3, **overrides}
 
 
@@ -144,3 +144,47 @@ def test_added_rows_mean_or_seeded_normal(tokenizer_dir):
                      for _ in range(2))
     torch.testing.assert_close(first, second)  # seeded: a saved run needs no copy of the backbone
     assert not torch.allclose(first[0], first[1]) and 0.01 < float(first.std()) < 0.04
+
+
+def transformers_generate(tiny, injector, rows, user, item, cfg, stop):
+    """The reference: transformers' generate with the same settings (what generation used before)."""
+    from transformers import LogitsProcessorList
+
+    ids, mask = generation.left_padded(rows, tiny.tokenizer.pad_token_id)
+    processors = LogitsProcessorList()
+    if cfg["repetition_penalty"] != 1.0:
+        processors.append(generation.SparingRepetitionPenalty(cfg["repetition_penalty"], stop))
+    with torch.no_grad(), injector.inject(user, item):
+        out = tiny.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=cfg["max_new_tokens"],
+                                  do_sample=False, num_beams=1, pad_token_id=tiny.tokenizer.pad_token_id,
+                                  eos_token_id=list(stop), logits_processor=processors, temperature=None,
+                                  top_p=None, top_k=None, suppress_tokens=tiny.special_ids)
+    return [row[:generation.decoding_record(row, stop, cfg["max_new_tokens"])["new_tokens"]]
+            for row in out[:, ids.shape[1]:].tolist()]
+
+
+@pytest.mark.parametrize("static_cache", [True, False])
+def test_greedy_batches_equal_one_at_a_time_and_transformers_generate(tiny, static_cache):
+    """The decoding loop (static or growing cache, finished rows dropped) gives transformers' greedy
+    tokens, and a batch of prompts of different lengths gives each row what it gives alone."""
+    injector = CollaborativeInjector(tiny.model, tiny.user_token_id, tiny.item_token_id)
+    builder = prompting.PromptBuilder("chat-template", "business", True, tiny.tokenizer)
+    rows = [builder.prompt_ids(builder.inference_prompt(r.without_reference())) for r in make_records(5, seed=3)]
+    assert len({len(r) for r in rows}) > 1  # left padding is exercised
+    torch.manual_seed(5)
+    user, item = 3 * torch.randn(5, 64), 3 * torch.randn(5, 64)
+    cfg = generation_cfg(max_new_tokens=10, repetition_penalty=1.3)
+    # Stop ids that this random model emits: rows end at different steps and leave the batch.
+    free = generation.generate_ids(tiny, injector, rows, user, item, cfg, [IM_END], [0] * 5)
+    stop = [IM_END, free[0][2], free[3][5]]
+    try:
+        batched = generation.generate_ids(tiny, injector, rows, user, item, cfg, stop, [0] * 5,
+                                          static_cache=static_cache)
+        alone = [generation.generate_ids(tiny, injector, [row], user[i:i + 1], item[i:i + 1], cfg, stop, [0],
+                                         static_cache=static_cache)[0] for i, row in enumerate(rows)]
+        reference = transformers_generate(tiny, injector, rows, user, item, cfg, stop)
+    finally:
+        injector.remove()
+    assert batched == alone == reference
+    lengths = sorted(len(r) for r in batched)
+    assert lengths[0] < lengths[-1] and lengths[0] <= 3  # some rows ended early, others went on

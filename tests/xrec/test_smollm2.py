@@ -20,7 +20,7 @@ def test_training_lowers_the_loss_and_explanations_are_sentences(tmp_path):
     small = DatasetSplits(data.name, data.train[:64], data.valid[:64], data.test[:4], data.graph, data.card)
     cfg = {**XRec.defaults, **XRec.profiles["cpu"], "graph_embeddings": "random",
            "training": {**XRec.defaults["training"], **XRec.profiles["cpu"]["training"]},
-           "generation": {**XRec.defaults["generation"], "batch_size": 4, "max_new_tokens": 64, "bf16": True}}
+           "generation": {**XRec.defaults["generation"], "batch_size": 4, "max_new_tokens": 64}}
     method = XRec(cfg)
     ctx = RunContext(seed=0, cache_dir=tmp_path, scratch_dir=tmp_path)
     report = method.fit(small, ctx)

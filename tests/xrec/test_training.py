@@ -11,7 +11,7 @@ from xrec_bench.methods.xrec.injection import CollaborativeInjector
 
 from tests.xrec.synthetic import make_graph, make_records
 
-CFG = {**XRec.defaults["training"], "lr": 3e-2, "epochs": 1, "batch_size": 4, "grad_accum": 1, "bf16": False, "log_every": 1,
+CFG = {**XRec.defaults["training"], "lr": 3e-2, "epochs": 1, "batch_size": 4, "grad_accum": 1, "log_every": 1,
        "valid_records": 4, "max_target_tokens": 48}
 
 
