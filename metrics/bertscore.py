@@ -73,6 +73,16 @@ class BERTScore(Metric):
         "paper": {"model": "roberta-large", "num_layers": 17},
     }
 
+    @classmethod
+    def calibrate(cls, model: str, output: Path | None = None, **settings: Any) -> Path:
+        """Build ``model``'s rescale baseline (``xrec-bench metrics calibrate bertscore``); by default into
+        the package's baselines folder, where ``shipped_baseline`` finds it. ``settings``: n_pairs, seed,
+        device, batch_size of ``calibrate_baseline``."""
+        from xrec_bench.metrics.bertscore_baseline import calibrate_baseline
+
+        baselines = Path(str(resources.files("xrec_bench.metrics.baselines")))
+        return calibrate_baseline(model, output or baselines / f"{Path(model).name}.tsv", **settings)
+
     def _baseline_path(self) -> Path | None:
         if not self.config.get("rescale", True):
             return None
