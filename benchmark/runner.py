@@ -254,7 +254,7 @@ def _run_cell(config: dict[str, Any], run_dir: Path, method_cls: type[Method], s
         splits = limited(
             datasets.get(dataset_name).load(need_train=method_cls.needs_training,
                                             need_released=method_cls.test_split == "released"),
-            config.get("limit"))
+            config["limit"])
     records = test_records(splits, method_cls)
     if not records:
         raise UserError(f"Dataset {dataset_name} has no test records to explain.")
@@ -262,8 +262,8 @@ def _run_cell(config: dict[str, Any], run_dir: Path, method_cls: type[Method], s
         discard_run(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", run_config.dump(config))
-    device = config["runtime"].get("device", "cpu")
-    threads = config["runtime"].get("threads")
+    device = config["runtime"]["device"]
+    threads = config["runtime"]["threads"]
     if threads:
         import torch
 
@@ -285,7 +285,7 @@ def _run_cell(config: dict[str, Any], run_dir: Path, method_cls: type[Method], s
     shard_name = "all" if shard is None else f"shard-{shard[0]}-of-{shard[1]}"
     with stages.stage("explain"):
         explain_missing(method, shard_batches, done, ctx, predictions_dir / f"{shard_name}.jsonl",
-                        int(config["runtime"].get("explain_chunk", 64)))
+                        int(config["runtime"]["explain_chunk"]))
     missing = [r.sample_id for r in records if r.sample_id not in done]
     if missing:
         log(f"shard {shard[0]}/{shard[1]} done; {len(missing)} test records await other shards in {run_dir}")
