@@ -192,10 +192,11 @@ def leaderboard_command(results: str, out: str | None) -> None:
 
 def _summarise(result_path: Path) -> None:
     """A short table of the metric values on stderr (stdout's last line stays the result path)."""
-    if result_path.name != "result.json":
+    from xrec_bench.results import RESULT_FILE, RunResult
+
+    if result_path.name != RESULT_FILE:
         return
-    result = json.loads(result_path.read_text(encoding="utf-8"))
-    for name, metric in sorted(result["metrics"].items()):
+    for name, metric in sorted(RunResult.from_disk(result_path).metrics.items()):
         if metric["status"] == "ok":
             std = f" ± {metric['std']:.4f}" if metric.get("std") is not None else ""
             value = metric["value"]

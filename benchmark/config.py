@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import yaml
 from xrec_bench.devices import check_device_name
 from xrec_bench.errors import UserError
+from xrec_bench.files import config_hash
 
 PROFILES = ("cpu", "paper")
 
@@ -194,18 +193,21 @@ def plugin_layer(plugin: type, profile: str) -> dict[str, Any]:
 def run_id(config: dict[str, Any]) -> str:
     """seed + short hash of the resolved config (without the runtime section)."""
     semantic = {k: v for k, v in config.items() if k not in NON_SEMANTIC}
-    digest = hashlib.sha256(json.dumps(semantic, sort_keys=True, default=str).encode()).hexdigest()
-    return f"s{config['seed']}-{digest[:10]}"
+    return f"s{config['seed']}-{config_hash(semantic, 10)}"
 
 
 def dump(config: dict[str, Any]) -> str:
     return yaml.safe_dump(config, sort_keys=True, allow_unicode=True)
 
 
-def resolve(*, method: str, dataset: str, profile: str = "cpu", seed: int | None = None,
+def resolve(*, method: str | None, dataset: str, profile: str = "cpu", seed: int | None = None,
             limit: int | None = None, device: str | None = None, metric_names: list[str] | None = None,
             user_file: str | Path | None = None, assignments: list[str] = ()) -> dict[str, Any]:
-    """Build the resolved config of one run from every layer."""
+    """Build the resolved config of one run from every layer.
+
+    ``method`` None resolves the sections that scoring a predictions file uses (no method layer, so
+    any method setting is an unknown key); the caller describes the file under ``method``.
+    """
     from xrec_bench.registry import methods, metrics
 
     if profile not in PROFILES:
@@ -224,13 +226,12 @@ def resolve(*, method: str, dataset: str, profile: str = "cpu", seed: int | None
     for assignment in assignments:
         overrides = merge(overrides, parse_assignment(assignment))
 
-    method_cls = methods.get(method)
-    base = merge(PACKAGE_DEFAULTS, {"profile": profile, "dataset": dataset,
-                                    "method": {"name": method, **plugin_layer(method_cls, profile)}})
+    method_layer = {} if method is None else {"name": method, **plugin_layer(methods.get(method), profile)}
+    base = merge(PACKAGE_DEFAULTS, {"profile": profile, "dataset": dataset, "method": method_layer})
     for key, flag, chosen in (("profile", "--profile", profile), ("dataset", "--dataset", dataset)):
         if key in overrides and overrides[key] != chosen:
             raise UserError(f"{key} is chosen with {flag} ({chosen!r}), not in a config file or --set; drop it there.")
-    if "name" in (overrides.get("method") or {}) and overrides["method"]["name"] != method:
+    if method is not None and "name" in (overrides.get("method") or {}) and overrides["method"]["name"] != method:
         raise UserError(f"method.name is chosen with --method ({method!r}), not in a config file or --set; "
                         f"drop it there or pass --method {overrides['method']['name']}.")
     names = merge(base, overrides)["metrics"]["names"]

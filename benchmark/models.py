@@ -12,7 +12,6 @@ written, a config that names an offline model that is not fetched.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench.errors import UserError
+from xrec_bench.files import sha256_of, staged_directory
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,6 @@ OFFLINE_MODELS = {
 
 def cache_root() -> Path:
     return Path(os.environ.get("XREC_BENCH_CACHE", Path.home() / ".cache" / "xrec-bench"))
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _package_dir(model: OfflineModel) -> Path | None:
@@ -146,10 +138,9 @@ def _converted_dir(model: OfflineModel, gguf_path: Path) -> Path:
     plain.load_state_dict(loaded.state_dict())
     # No pad token is invented here: a pad = eos (here <|im_start|>) would share its id with real text;
     # each consumer adds a pad token of its own (XRec and PEPLER) or pads by attention mask.
-    staging = target.with_name(target.name + ".partial")
-    plain.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
-    staging.rename(target)
+    with staged_directory(target) as staging:
+        plain.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
     return target
 
 

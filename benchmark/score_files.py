@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from xrec_bench import config as run_config
 from xrec_bench.data.safe_pickle import load_string_list
 from xrec_bench.errors import UserError
+from xrec_bench.files import sha256_of
 from xrec_bench.line_files import split_lines
-from xrec_bench.models import sha256_of
+from xrec_bench.models import cache_root
 from xrec_bench.plugin import RunContext
 from xrec_bench.progress import progress_factory
 from xrec_bench.records import Record
-from xrec_bench.results import atomic_write_text
-from xrec_bench.runner import cache_dir, score_all, write_run
+from xrec_bench.results import Provenance
+from xrec_bench.run_directory import RunDirectory
+from xrec_bench.scoring import ScoredSample, score_all, write_run
 from xrec_bench.stages import StageLog
 
 
@@ -77,36 +78,45 @@ def references_for(predictions_path: Path, dataset: str) -> tuple[list[Record], 
 def score_file(*, predictions: str, references: str | None, dataset: str | None, profile: str,
                metric_names: list[str] | None, assignments: list[str], output_dir: Path,
                show_progress: bool = True) -> Path:
+    """Score a predictions file against a references file or a dataset's test set, through the score
+    and write stages of a run; return the path of its result.json."""
+    provenance = Provenance.now()
     predictions_path = Path(predictions)
     texts = read_texts(predictions_path, "prediction")
     if (references is None) == (dataset is None):
         raise UserError("Give exactly one of --references FILE or --dataset NAME.")
     if references is not None:
-        refs = read_texts(references, "reference")
-        records = [Record(f"line-{i + 1}", -1, -1, "", "", "", ref) for i, ref in enumerate(refs)]
-        test_split, cell = "file", "custom"
+        references_path = Path(references)
+        reference_texts = read_texts(references_path, "reference")
+        samples = [ScoredSample(f"line-{i + 1}", reference, text)
+                   for i, (reference, text) in enumerate(zip(reference_texts, texts))]
+        n_references, test_split, cell = len(reference_texts), "file", "custom"
     else:
         records, test_split = references_for(predictions_path, dataset)
-        cell = dataset
-    if len(texts) != len(records):
-        raise UserError(f"{predictions_path} has {len(texts)} predictions but there are {len(records)} "
+        samples = [ScoredSample(r.sample_id, r.explanation or "", text, r.uid, r.iid)
+                   for r, text in zip(records, texts)]
+        n_references, cell = len(records), dataset
+    if len(texts) != n_references:
+        raise UserError(f"{predictions_path} has {len(texts)} predictions but there are {n_references} "
                         f"references; they must pair one to one.")
-    config = run_config.resolve(method="published", dataset=cell, profile=profile, metric_names=metric_names,
+    config = run_config.resolve(method=None, dataset=cell, profile=profile, metric_names=metric_names,
                                 assignments=assignments)
+    # What is scored stands where a run's method stands: the file, by path and content.
     config["method"] = {"name": "file", "path": str(predictions_path.resolve()),
                         "sha256": sha256_of(predictions_path)}
     if references is not None:
-        config["references"] = {"path": str(Path(references).resolve()), "sha256": sha256_of(Path(references))}
-    run_dir = Path(output_dir) / cell / f"file-{predictions_path.stem}" / run_config.run_id(config)
+        config["references"] = {"path": str(references_path.resolve()), "sha256": sha256_of(references_path)}
+    name = f"file-{predictions_path.stem}"
+    run_dir = RunDirectory.of(output_dir, config, name)
     stages = StageLog()
     ctx = RunContext(device=config["runtime"]["device"], seed=int(config["seed"]), config=config,
-                     scratch_dir=run_dir / "scratch", cache_dir=cache_dir(),
+                     scratch_dir=run_dir.scratch_dir, cache_dir=cache_root(),
                      progress=progress_factory(show_progress))
-    payloads, per_sample = score_all(config, texts, [r.explanation or "" for r in records], ctx, stages)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", run_config.dump(config))
-    info: dict[str, Any] = {"name": cell, "test_split": test_split, "n_scored": len(records),
-                            "splits": {"test": len(records)}}
-    return write_run(run_dir, config, records, texts, payloads, per_sample, dataset_info=info,
-                     method_info={"name": f"file-{predictions_path.stem}", "version": "1", "config": config["method"]},
-                     training=None, stages=stages, device=ctx.device)
+    scores = score_all(config, [s.prediction for s in samples], [s.reference for s in samples], ctx, stages)
+    run_dir.start(config)
+    write_run(run_dir, samples, scores, config=config,
+              method={"name": name, "version": "1", "config": config["method"]},
+              dataset={"name": cell, "test_split": test_split, "n_scored": len(samples),
+                       "splits": {"test": len(samples)}},
+              training=None, stages=stages, provenance=provenance, device=ctx.device)
+    return run_dir.result_path

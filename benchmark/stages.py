@@ -1,4 +1,5 @@
-"""Per-stage wall time and peak resident memory, for the timings a result records."""
+"""Per-stage wall time and peak resident memory, for the timings a result records; the process's
+memory probes (now and peak), which training reports use too."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ctypes.util
 import functools
 import gc
 import resource
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +20,12 @@ from xrec_bench.progress import log
 _STATUS = Path("/proc/self/status")
 
 
+def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
 def current_rss_mb() -> float:
     """Resident memory of this process now (Linux), else the peak so far."""
     try:
@@ -26,7 +34,7 @@ def current_rss_mb() -> float:
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb()
 
 
 @functools.cache

@@ -13,6 +13,7 @@ from typing import Any
 
 from xrec_bench.errors import UserError
 from xrec_bench.line_files import split_lines
+from xrec_bench.results import RunResult
 
 DEFAULT_RESAMPLES = 1000
 
@@ -78,11 +79,8 @@ def _read_samples(run_dir: Path) -> dict[str, dict[str, float]]:
 
 
 def _metric_configs(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / "result.json"
-    if not path.is_file():
-        return {}
-    metrics = json.loads(path.read_text(encoding="utf-8")).get("metrics", {})
-    return {name: entry.get("config") for name, entry in metrics.items()}
+    """Each metric value's config, from the run's result.json (a UserError naming it when it is missing)."""
+    return {name: entry.get("config") for name, entry in RunResult.from_disk(run_dir).metrics.items()}
 
 
 def compare_runs(run_dir_a: str | Path, run_dir_b: str | Path, *, seed: int = 0,

@@ -75,7 +75,7 @@ class BARTScore(Metric):
     profiles = {"cpu": {}, "paper": {}}
 
     def result_config(self, weights: Path | None) -> dict[str, Any]:
-        from xrec_bench.models import sha256_of
+        from xrec_bench.files import sha256_of
 
         return {"model": self.config["model"], "weights": sha256_of(weights) if weights else None,
                 "max_length": int(self.config.get("max_length", 1024)), "direction": "prediction->reference"}

@@ -8,13 +8,13 @@ and the result config says which one produced a number.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
 from xrec_bench.errors import MetricUnavailable, UserError
+from xrec_bench.files import sha256_of
 from xrec_bench.loaded_scorers import load_once
 from xrec_bench.metrics.per_sample import summarise
 from xrec_bench.plugin import Metric, MetricResult, RunContext
@@ -33,10 +33,6 @@ def library_baseline(model: str, lang: str) -> Path | None:
 
     path = Path(bert_score.__file__).parent / "rescale_baseline" / lang / f"{model}.tsv"
     return path if path.is_file() else None
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_scorer(model_path: str, num_layers: int | None, *, baseline_path: Path | None, lang: str,
@@ -107,7 +103,7 @@ class BERTScore(Metric):
             "num_layers": self.config["num_layers"],
             "idf": False,
             "rescale": baseline is not None,
-            "baseline": file_sha256(baseline) if baseline is not None else None,
+            "baseline": sha256_of(baseline) if baseline is not None else None,
             "lang": self.config.get("lang", "en"),
             "bert_score": metadata.version("bert-score"),
         }

@@ -26,7 +26,7 @@ def calibration_corpus() -> tuple[list[str], list[str], dict[str, str]]:
     """Texts and their row keys (``dataset:row``) from the XRec test files, plus the files' sha256."""
     from xrec_bench.data.fetch import ensure_file
     from xrec_bench.data.safe_pickle import load_dataframe
-    from xrec_bench.models import sha256_of
+    from xrec_bench.files import sha256_of
 
     texts, rows, checksums = [], [], {}
     for dataset in CORPUS_DATASETS:
@@ -60,7 +60,8 @@ def calibrate_baseline(model: str, output: Path, *, n_pairs: int = 10_000, seed:
     import numpy as np
     from bert_score import BERTScorer
     from transformers import AutoConfig
-    from xrec_bench.models import OFFLINE_MODELS, resolve, sha256_of
+    from xrec_bench.files import sha256_of
+    from xrec_bench.models import OFFLINE_MODELS, resolve
 
     texts, rows, checksums = corpus if corpus is not None else calibration_corpus()
     pairs = draw_pairs(rows, n_pairs, seed)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from xrec_bench.errors import MetricUnavailable
+from xrec_bench.files import config_hash
 from xrec_bench.line_files import split_lines
 from xrec_bench.metrics.judges.redaction import redact
 from xrec_bench.metrics.per_sample import summarise
@@ -83,8 +84,7 @@ class JudgeCache:
 
     @staticmethod
     def key(identity: dict[str, Any], messages: list[dict[str, str]], sample: int) -> str:
-        payload = json.dumps({"judge": identity, "messages": messages, "sample": sample}, sort_keys=True)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        return config_hash({"judge": identity, "messages": messages, "sample": sample})
 
     def get(self, key: str) -> float | None:
         return self._scores.get(key)
@@ -200,4 +200,4 @@ class GPTScore(Metric):
 
 
 def _short_hash(identity: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    return config_hash(identity, 16)

@@ -15,16 +15,15 @@ import csv
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from xrec_bench.atomic_files import replace_shareably
 from xrec_bench.errors import UserError
-from xrec_bench.models import cache_root, sha256_of
+from xrec_bench.files import atomic_file, atomic_write_text, sha256_of
+from xrec_bench.models import cache_root
 
 UPSTREAM_RAW = "https://raw.githubusercontent.com/HKUDS/XRec/main/data"
 UPSTREAM_LFS = "https://media.githubusercontent.com/media/HKUDS/XRec/main/data"
@@ -63,33 +62,26 @@ def default_source() -> str:
 
 def _copy_from(source: str, dataset: str, name: str, entry: ManifestEntry | None, target: Path) -> None:
     """Copy or download one file into a temporary path beside ``target``, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.")
-    os.close(handle)
-    try:
+    with atomic_file(target) as temporary:
         if source == "upstream":
             lfs = entry is not None and entry.size is not None and entry.size > LFS_SIZE_THRESHOLD
             url = f"{UPSTREAM_LFS if lfs else UPSTREAM_RAW}/{dataset}/{name}"
-            _download(url, Path(temporary))
+            _download(url, temporary)
         elif "://" in source:
-            _download(f"{source.rstrip('/')}/{dataset}/{name}", Path(temporary))
+            _download(f"{source.rstrip('/')}/{dataset}/{name}", temporary)
         else:
             origin = Path(source).expanduser() / dataset / name
             if not origin.is_file():
                 raise FileNotFoundError(origin)
             shutil.copyfile(origin, temporary)
         if entry is not None and entry.sha256 is not None:
-            actual = sha256_of(Path(temporary))
+            actual = sha256_of(temporary)
             if actual != entry.sha256:
                 raise UserError(f"{dataset}/{name} from {source} has sha256 {actual}, not the "
                                 f"manifest's {entry.sha256}; refusing it (the source is corrupt or "
                                 f"a different release).")
-        replace_shareably(temporary, target)
-        if entry is not None and entry.sha256 is not None:
-            _remember(target, entry.sha256)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    if entry is not None and entry.sha256 is not None:
+        _remember(target, entry.sha256)
 
 
 def _download(url: str, destination: Path) -> None:
@@ -110,8 +102,7 @@ def _remember(path: Path, digest: str) -> None:
     _VERDICTS[path] = (stat.st_size, stat.st_mtime_ns, stat.st_ino, digest)
     marker = _verdict_marker(path, stat)
     try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(digest, encoding="ascii")
+        atomic_write_text(marker, digest)  # a process reading it meanwhile never sees it empty
     except OSError:
         pass  # an unwritable cache only costs a re-hash in the next process
 
@@ -123,7 +114,8 @@ def file_sha256(path: Path) -> str:
     if known is not None and known[:3] == (stat.st_size, stat.st_mtime_ns, stat.st_ino):
         return known[3]
     marker = _verdict_marker(path, stat)
-    digest = marker.read_text(encoding="ascii").strip() if marker.is_file() else sha256_of(path)
+    # (an empty marker is one that a non-atomic write of an earlier version left half-written)
+    digest = (marker.read_text(encoding="ascii").strip() if marker.is_file() else "") or sha256_of(path)
     _remember(path, digest)
     return digest
 

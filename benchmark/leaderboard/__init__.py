@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from xrec_bench.files import atomic_write_text
 from xrec_bench.leaderboard.board import Board, build_board
 from xrec_bench.leaderboard.page import to_html
 from xrec_bench.leaderboard.result_files import read_complete_results
 from xrec_bench.leaderboard.tables import to_csv, to_latex, to_markdown
-from xrec_bench.results import atomic_write_text
 
 FORMATS = (("md", to_markdown), ("csv", to_csv), ("tex", to_latex), ("html", to_html))
 

@@ -8,18 +8,17 @@ the same result files always give the same board.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from xrec_bench.files import config_hash
+from xrec_bench.results import RunResult
+
 TAG_LIMIT = 48  # longest distinguishing tag before falling back to a short hash
-
-
-def config_hash(config: Any) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
+KEY_LENGTH = 10  # hex digits of the config hash that keys a row or a column
 
 
 def _flatten(config: Any, prefix: str = "") -> dict[str, str]:
@@ -102,26 +101,26 @@ class Row:
     method: str
     key: str  # hash of (method version, method config, evaluation setting)
     config: dict[str, Any]
-    runs: list[dict[str, Any]]
+    runs: list[RunResult]
     label: str = ""
     cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)
 
     @property
     def run_ids(self) -> list[str]:
-        return sorted(run["run_id"] for run in self.runs)
+        return sorted(run.run_id for run in self.runs)
 
     @property
     def seeds(self) -> list[int]:
-        return sorted({run.get("seed", 0) for run in self.runs})
+        return sorted({run.seed for run in self.runs})
 
     @property
     def n_test(self) -> int | None:
-        dataset = self.runs[0].get("dataset", {})
+        dataset = self.runs[0].dataset
         return dataset.get("n_scored", dataset.get("splits", {}).get(dataset.get("test_split", "test")))
 
     @property
     def profiles(self) -> list[str]:
-        return sorted({str(run.get("profile")) for run in self.runs})
+        return sorted({str(run.profile) for run in self.runs})
 
 
 @dataclass
@@ -157,8 +156,8 @@ class Board:
         return sum(len(row.runs) for row in self.rows)
 
 
-def _row_identity(result: dict[str, Any]) -> dict[str, Any]:
-    method, dataset = result["method"], result["dataset"]
+def _row_identity(result: RunResult) -> dict[str, Any]:
+    method, dataset = result.method, result.dataset
     setting = {key: dataset.get(key) for key in ("test_split", "splits", "n_scored", "checksums")}
     return {"method": method.get("config", {}), "version": method.get("version"), "setting": setting}
 
@@ -167,12 +166,12 @@ def _mean(values: list[float]) -> float:
     return math.fsum(values) / len(values)
 
 
-def build_board(dataset: str, results: list[dict[str, Any]]) -> Board:
+def build_board(dataset: str, results: list[RunResult]) -> Board:
     """Group one dataset's results into rows and columns and aggregate the cells."""
     rows: dict[tuple[str, str], Row] = {}
-    for result in sorted(results, key=lambda r: (r["method"]["name"], r["run_id"])):
+    for result in sorted(results, key=lambda r: (r.method["name"], r.run_id)):
         identity = _row_identity(result)
-        key = (result["method"]["name"], config_hash(identity))
+        key = (result.method["name"], config_hash(identity, KEY_LENGTH))
         row = rows.setdefault(key, Row(key[0], key[1], identity, []))
         row.runs.append(result)
     ordered_rows = sorted(rows.values(), key=lambda row: (row.method, row.key))
@@ -182,8 +181,8 @@ def build_board(dataset: str, results: list[dict[str, Any]]) -> Board:
     payloads: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in ordered_rows:
         for run in row.runs:
-            for value_name, payload in sorted(run.get("metrics", {}).items()):
-                key = (payload.get("metric", value_name), value_name, config_hash(payload.get("config") or {}))
+            for value_name, payload in sorted(run.metrics.items()):
+                key = (payload.get("metric", value_name), value_name, config_hash(payload.get("config") or {}, KEY_LENGTH))
                 payloads[key].append(payload)
     ordered_columns = [_column(key, payloads[key]) for key in sorted(payloads)]
     _name_columns(ordered_columns)
@@ -243,9 +242,9 @@ def _aggregate(row: Row, column: Column) -> Cell | None:
     """Mean over seeds of each seed's mean; std is the mean over seeds of the per-sample std."""
     per_seed: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for run in row.runs:
-        payload = run.get("metrics", {}).get(column.value_name)
-        if payload is not None and config_hash(payload.get("config") or {}) == column.config_key:
-            per_seed[run.get("seed", 0)].append(payload)
+        payload = run.metrics.get(column.value_name)
+        if payload is not None and config_hash(payload.get("config") or {}, KEY_LENGTH) == column.config_key:
+            per_seed[run.seed].append(payload)
     if not per_seed:
         return None
     cell = Cell(seeds=len(per_seed))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xrec_bench.atomic_files import atomic_write_text
+from xrec_bench.files import atomic_write_text
 from xrec_bench.sweep.grid import Cell
 
 COLUMNS = ("dataset", "method", "variant", "seed", "run_id", "state", "fit_s", "explain_s", "score_s",

@@ -10,8 +10,6 @@ NRT adds the rating MSE, PETER adds it when ``rating_reg`` > 0; docs/fidelity.md
 
 from __future__ import annotations
 
-import resource
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,14 +19,14 @@ from xrec_bench.methods.wordlevel.early_stopping import train_with_early_stoppin
 from xrec_bench.methods.wordlevel.sequences import EncodedSplit
 from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
 from xrec_bench.methods.wordlevel.validation import ValidationMean, check_criterion
+from xrec_bench.stages import peak_rss_mb
 
 
 def peak_memory_mb(device: torch.device) -> float:
     """Peak GPU memory allocated by torch on CUDA; on CPU the peak resident set size of the process."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+    return peak_rss_mb()
 
 
 def batches(split: EncodedSplit, batch_size: int, generator: torch.Generator | None) -> Iterator[tuple]:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 from xrec_bench.errors import UserError
+from xrec_bench.files import atomic_write_json
 from xrec_bench.methods.xrec.graph import GraphEmbeddings
 
 
@@ -28,9 +29,9 @@ def save(state: dict[str, Any], directory: Path, config: dict[str, Any]) -> None
 
         lora = {k: v.contiguous() for k, v in get_peft_model_state_dict(model).items()}
         save_file(lora, str(directory / "lora.safetensors"))
-    info = {"dataset": state["dataset"], "config": config,
+    info = {"item_word": state["item_word"], "config": config,
             "graph_report": {k: v for k, v in embeddings.report.items() if k != "history"}}
-    (directory / "xrec.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    atomic_write_json(directory / "xrec.json", info)
 
 
 def load_embeddings(directory: Path) -> GraphEmbeddings:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch_geometric.nn import LGConv, LightGCN
+from xrec_bench.files import atomic_file, atomic_write_json
 from xrec_bench.records import InteractionGraph
 
 # Config keys that change the learned embeddings (everything else, e.g. eval chunking, does not).
@@ -280,11 +281,10 @@ def load_or_train(graph: InteractionGraph, cfg: dict[str, Any], cache_dir: Path,
         report = json.loads(path.with_suffix(".json").read_text())
         return GraphEmbeddings(tensors["user"], tensors["item"], {**report, "cache_hit": True})
     result = train_lightgcn(graph, cfg, seed, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(path.name + ".partial")
-    save_file({"user": result.user, "item": result.item}, str(staging))
-    path.with_suffix(".json").write_text(json.dumps(result.report))
-    staging.rename(path)
+    # The report first: a reader that finds the tensors finds their whole report beside them.
+    atomic_write_json(path.with_suffix(".json"), result.report)
+    with atomic_file(path) as temporary:
+        save_file({"user": result.user, "item": result.item}, str(temporary))
     return GraphEmbeddings(result.user, result.item, {**copy.deepcopy(result.report), "cache_hit": False})
 
 

@@ -6,7 +6,8 @@ import pytest
 from xrec_bench import config as run_config
 from xrec_bench.plugin import Method
 from xrec_bench.registry import methods
-from xrec_bench.runner import read_predictions, run
+from xrec_bench.run_directory import read_predictions
+from xrec_bench.runner import run
 from xrec_bench.score_files import read_texts
 from xrec_bench.statistics import compare_runs
 

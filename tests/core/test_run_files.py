@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 from xrec_bench import config as run_config
-from xrec_bench import runner
+from xrec_bench import run_directory
 from xrec_bench.errors import UserError
 from xrec_bench.run_lock import run_lock
 from xrec_bench.runner import run
@@ -55,14 +55,17 @@ def test_overwrite_interrupted_while_deleting_never_leaves_a_result_without_samp
     run_dir = run(cfg, tmp_path, log=lambda _: None).parent
 
     def killed_while_deleting(path, *args, **kwargs):
+        if not path.exists():
+            return
         for samples in sorted(path.rglob("samples.jsonl")):
             samples.unlink()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner.shutil, "rmtree", killed_while_deleting)
+    real_rmtree = shutil.rmtree
+    monkeypatch.setattr(run_directory.shutil, "rmtree", killed_while_deleting)
     with pytest.raises(KeyboardInterrupt):
         run(cfg, tmp_path, overwrite=True, log=lambda _: None)
-    monkeypatch.setattr(runner.shutil, "rmtree", shutil.rmtree)
+    monkeypatch.setattr(run_directory.shutil, "rmtree", real_rmtree)
     assert not (run_dir / "result.json").exists() or (run_dir / "samples.jsonl").exists()
     assert run(cfg, tmp_path, log=lambda _: None).name == "result.json"
 

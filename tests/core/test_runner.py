@@ -8,7 +8,8 @@ from xrec_bench import config as run_config
 from xrec_bench.errors import UserError
 from xrec_bench.plugin import Explanation, Method
 from xrec_bench.registry import methods
-from xrec_bench.runner import read_predictions, run
+from xrec_bench.run_directory import read_predictions
+from xrec_bench.runner import run
 
 
 class Interrupted(Exception):

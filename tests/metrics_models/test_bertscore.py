@@ -10,7 +10,8 @@ from xrec_bench.config import plugin_layer
 from xrec_bench.data.fetch import ensure_file
 from xrec_bench.data.safe_pickle import load_string_list
 from xrec_bench.errors import MetricUnavailable
-from xrec_bench.metrics.bertscore import BERTScore, file_sha256, shipped_baseline
+from xrec_bench.files import sha256_of
+from xrec_bench.metrics.bertscore import BERTScore, shipped_baseline
 from xrec_bench.metrics.bertscore_baseline import calibrate_baseline, draw_pairs
 from xrec_bench.models import resolve
 from xrec_bench.plugin import RunContext
@@ -47,7 +48,7 @@ def check_parity(predictions, references):
         assert result.std == pytest.approx(float(expected.std()), abs=1e-6)
         assert result.n == len(predictions)
         assert result.config == {"model": MINILM, "num_layers": 6, "idf": False, "rescale": True,
-                                 "baseline": file_sha256(shipped_baseline(MINILM)), "lang": "en",
+                                 "baseline": sha256_of(shipped_baseline(MINILM)), "lang": "en",
                                  "bert_score": "0.3.13"}
     return results
 
@@ -72,7 +73,7 @@ def test_shipped_baseline_is_documented_and_matches_its_record():
     rows = list(csv.DictReader(path.read_text().splitlines()))
     assert [int(row["LAYER"]) for row in rows] == list(range(7))
     record = json.loads(path.with_suffix(".json").read_text())
-    assert record["baseline_sha256"] == file_sha256(path)
+    assert record["baseline_sha256"] == sha256_of(path)
     assert record["model"] == MINILM and record["seed"] == 0 and record["n_pairs"] >= 10_000
     assert set(record["corpus"]["files"]) == {"amazon/tst.pkl", "google/tst.pkl", "yelp/tst.pkl"}
     assert all(0.0 < float(row[k]) < 1.0 for row in rows for k in "PRF")

@@ -7,7 +7,7 @@ import pytest
 from xrec_bench.errors import MetricUnavailable
 from xrec_bench.metrics.gptscore import GPTScore
 from xrec_bench.plugin import RunContext
-from xrec_bench.runner import score_all
+from xrec_bench.scoring import score_all
 from xrec_bench.stages import StageLog
 
 from tests.metrics_models.judge_server import ScriptedJudge

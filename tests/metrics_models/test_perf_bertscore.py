@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import resource
 import time
 
 import pytest
@@ -12,10 +11,7 @@ from xrec_bench.data.safe_pickle import load_string_list
 from xrec_bench.loaded_scorers import loaded
 from xrec_bench.metrics.bertscore import BERTScore
 from xrec_bench.plugin import RunContext
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from xrec_bench.stages import peak_rss_mb
 
 
 @pytest.mark.perf

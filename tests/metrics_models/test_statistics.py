@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from xrec_bench.errors import UserError
+from xrec_bench.results import RunResult
 from xrec_bench.statistics import bootstrap_ci, compare_runs, paired_bootstrap
 
 
@@ -55,8 +56,10 @@ def write_run(directory, scores: dict[str, list[float | None]], configs: dict[st
             row = {"sample_id": f"google:{index}", "prediction": "p", "reference": "r",
                    "scores": {name: values[index] for name, values in scores.items()}}
             handle.write(json.dumps(row) + "\n")
-    metrics = {name: {"metric": name, "config": configs.get(name, {})} for name in scores}
-    (directory / "result.json").write_text(json.dumps({"complete": True, "metrics": metrics}))
+    metrics = {name: {"metric": name, "status": "ok", "value": 0.0, "config": configs.get(name, {})}
+               for name in scores}
+    RunResult(run_id=directory.name, profile="cpu", seed=0, method={"name": "m", "config": {}},
+              dataset={"name": "google"}, metrics=metrics, training=None, environment={}).to_disk(directory)
     return directory
 
 

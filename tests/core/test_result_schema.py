@@ -1,0 +1,125 @@
+"""One result schema (RunResult, upgraded from older versions), the provenance a run records at its
+start, the shared file helpers, and `xrec-bench score` on the run's own score and write stages."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from xrec_bench import config as run_config
+from xrec_bench import results
+from xrec_bench.errors import UserError
+from xrec_bench.files import atomic_write_text, config_hash, staged_directory
+from xrec_bench.registry import methods
+from xrec_bench.results import SCHEMA_VERSION, ResultFileError, RunResult
+from xrec_bench.runner import run
+from xrec_bench.score_files import score_file
+from xrec_bench.statistics import compare_runs
+
+from tests.conftest import REPO
+from tests.core.test_runner import CountingEcho
+
+COMMITTED = sorted((REPO / "leaderboards").rglob("result.json"))
+
+
+def test_every_committed_result_loads_upgraded_to_the_current_schema():
+    assert len(COMMITTED) >= 7
+    for path in COMMITTED:
+        assert json.loads(path.read_text())["schema_version"] == 1
+        result = RunResult.from_disk(path.parent)
+        assert result.complete and result.run_id == path.parent.name
+        assert result.to_dict()["schema_version"] == SCHEMA_VERSION
+        assert result.environment["git_dirty"] is None and result.started_at is None  # not recorded in v1
+        assert result.environment["git_commit"] == json.loads(path.read_text())["environment"]["git_commit"]
+
+
+def test_a_result_reads_back_as_written_and_a_future_schema_is_named(tmp_path):
+    written = RunResult(run_id="s0-abc", profile="cpu", seed=0, method={"name": "m", "config": {"k": 1}},
+                        dataset={"name": "d"}, metrics={}, training=None, environment={"git_dirty": False},
+                        started_at="2026-01-01T00:00:00Z")
+    path = written.to_disk(tmp_path)
+    assert RunResult.from_disk(path) == written
+    future = {**json.loads(path.read_text()), "schema_version": SCHEMA_VERSION + 1}
+    path.write_text(json.dumps(future))
+    with pytest.raises(ResultFileError, match=f"schema version {SCHEMA_VERSION + 1}") as raised:
+        RunResult.from_disk(tmp_path)
+    assert isinstance(raised.value, UserError) and str(path) in str(raised.value)
+
+
+def test_the_code_version_is_the_one_the_run_started_with(tmp_path, mirror, monkeypatch):
+    """A commit made (or a file edited) while a run fits must not be what its result claims."""
+    tree = {"head": "a" * 40 + "\n", "status": ""}
+    monkeypatch.setattr(results, "_git", lambda *args: tree["head"] if args[0] == "rev-parse" else tree["status"])
+
+    class EditedWhileFitting(CountingEcho):
+        def fit(self, splits, ctx):
+            tree.update(head="b" * 40 + "\n", status=" M benchmark/runner.py\n")
+            return super().fit(splits, ctx)
+
+    methods.add("edited-while-fitting", EditedWhileFitting, summary="test double")
+    config = run_config.resolve(method="edited-while-fitting", dataset="yelp-mini", metric_names=["usr"], limit=8)
+    result = RunResult.from_disk(run(config, tmp_path, log=lambda _: None))
+    assert result.environment["git_commit"] == "a" * 40 and result.environment["git_dirty"] is False
+    assert result.started_at is not None and result.started_at <= result.created_at
+
+
+def test_an_interrupted_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "result.json"
+    atomic_write_text(path, "old\n")
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(path, "new\n")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_a_staged_directory_replaces_its_target_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "model"
+    with staged_directory(target) as staging:
+        (staging / "weights").write_text("1")
+    with pytest.raises(RuntimeError), staged_directory(target) as staging:
+        (staging / "weights").write_text("2")
+        raise RuntimeError("killed while saving")
+    assert (target / "weights").read_text() == "1" and sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    with staged_directory(target) as staging:
+        (staging / "other").write_text("3")
+    assert sorted(p.name for p in target.iterdir()) == ["other"]
+
+
+def test_the_config_hash_ignores_key_order_and_keys_run_ids():
+    assert config_hash({"a": 1, "b": {"c": 2, "d": 3}}) == config_hash({"b": {"d": 3, "c": 2}, "a": 1})
+    assert config_hash({"a": 1}, 10) == config_hash({"a": 1})[:10] != config_hash({"a": 2}, 10)
+    resolved = run_config.resolve(method="retrieval", dataset="yelp-mini")
+    semantic = {k: v for k, v in resolved.items() if k != "runtime"}
+    assert run_config.run_id(resolved) == f"s0-{config_hash(semantic, 10)}"
+
+
+def test_scoring_a_file_uses_no_method_layer_and_invents_no_record_ids(tmp_path):
+    predictions, references = tmp_path / "preds.txt", tmp_path / "refs.txt"
+    predictions.write_text("a good place\nnice food here\n", encoding="utf-8")
+    references.write_text("a good place\nthe food is nice\n", encoding="utf-8")
+    arguments = {"predictions": str(predictions), "references": str(references), "dataset": None,
+                 "profile": "cpu", "metric_names": ["usr", "lexical"], "output_dir": tmp_path / "runs",
+                 "show_progress": False}
+    path = score_file(assignments=[], **arguments)
+    result = RunResult.from_disk(path)
+    assert result.method["name"] == "file-preds" and set(result.method["config"]) == {"name", "path", "sha256"}
+    assert result.dataset == {"name": "custom", "test_split": "file", "n_scored": 2, "splits": {"test": 2}}
+    assert result.environment["git_commit"] is None or len(result.environment["git_commit"]) == 40
+    rows = [json.loads(line) for line in (path.parent / "samples.jsonl").read_text().splitlines()]
+    assert [row["sample_id"] for row in rows] == ["line-1", "line-2"]
+    assert all("uid" not in row and "iid" not in row for row in rows)
+    assert yaml_method(path.parent) == result.method["config"]
+    with pytest.raises(UserError, match="Unknown setting method.temperature"):
+        score_file(assignments=["method.temperature=0.5"], **arguments)
+
+
+def yaml_method(run_dir: Path) -> dict:
+    return run_config.load_yaml((run_dir / "config.yaml").read_text(encoding="utf-8"))["method"]
+
+
+def test_compare_needs_the_result_of_each_run(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "samples.jsonl").write_text(json.dumps({"sample_id": "s1", "scores": {"usr": 1.0}}) + "\n")
+    with pytest.raises(UserError, match="result.json: it does not exist"):
+        compare_runs(tmp_path / "a", tmp_path / "b")
