@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xrec_bench.errors import UserError
+from xrec_bench.results import Provenance
 from xrec_bench.sweep.costs import CostRow, cost_row, write_costs
 from xrec_bench.sweep.executors import EXECUTORS, CellJob, CellOutcome, run_jobs
 from xrec_bench.sweep.grid import Cell, Grid, expand_cells, read_grid
-from xrec_bench.sweep.status import CellState, CellStatus, CodeVersion, cell_status, current_version
+from xrec_bench.sweep.status import CellState, CellStatus, cell_status, describe, is_clean_commit
 
-__all__ = ["Cell", "CellOutcome", "CellState", "CellStatus", "CodeVersion", "Grid", "SweepReport", "plan",
+__all__ = ["Cell", "CellOutcome", "CellState", "CellStatus", "Grid", "SweepReport", "current_provenance", "plan",
            "read_grid", "sweep"]
 
 BOARDS_FOLDER = "boards"
@@ -53,9 +54,14 @@ def _check_executor(grid: Grid, executor: str, max_parallel: int) -> None:
                         "run the sweep on a login node, or pass --executor local.")
 
 
-def plan(grid: Grid, output_dir: Path, current: CodeVersion | None = None) -> list[CellStatus]:
+def current_provenance() -> Provenance:
+    """The code running now, as a run started now would record it."""
+    return Provenance.now()
+
+
+def plan(grid: Grid, output_dir: Path, current: Provenance | None = None) -> list[CellStatus]:
     """Every cell of the grid and whether it is complete, stale or missing under ``output_dir``."""
-    current = current_version() if current is None else current
+    current = current_provenance() if current is None else current
     return [cell_status(cell, Path(output_dir), current) for cell in expand_cells(grid)]
 
 
@@ -72,10 +78,10 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
     output_dir = Path(output_dir)
     grid = read_grid(grid_path)
     _check_executor(grid, executor, max_parallel)
-    current = current_version()
+    current = current_provenance()
     statuses = plan(grid, output_dir, current)
-    if not current.is_committed:
-        log(f"warning: the code running now is {current.describe()}, so no result counts as computed by it: "
+    if not is_clean_commit(current):
+        log(f"warning: the code running now is {describe(current)}, so no result counts as computed by it: "
             f"every complete cell is stale{' (kept: --keep-stale)' if keep_stale else ' and runs again'}; "
             f"commit first for a sweep that resumes.")
     jobs = _to_run(statuses, keep_stale)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from xrec_bench.files import atomic_write_text
+from xrec_bench.results import ResultFileError, RunResult
 from xrec_bench.sweep.grid import Cell
 
 COLUMNS = ("dataset", "method", "variant", "seed", "run_id", "state", "fit_s", "explain_s", "score_s",
@@ -42,15 +42,18 @@ def machine_of(environment: dict[str, Any]) -> str:
 
 def cost_row(cell: Cell, state: str, result_path: Path | None) -> CostRow:
     """A cell's costs from its result.json (blank where there is none, as for a failed cell)."""
-    if result_path is None or not result_path.is_file():
+    if result_path is None:
         return CostRow(cell, state)
-    result = json.loads(result_path.read_text(encoding="utf-8"))
-    timings = result.get("timings_s") or {}
+    try:
+        result = RunResult.from_disk(result_path)
+    except ResultFileError:  # a stale cell kept with an unreadable result: no costs to show
+        return CostRow(cell, state)
+    timings = result.timings_s
     scores = [seconds for stage, seconds in timings.items() if stage.startswith("score:")]
-    peaks = list((result.get("peak_memory_mb") or {}).values())
+    peaks = list(result.peak_memory_mb.values())
     return CostRow(cell, state, fit_s=timings.get("fit"), explain_s=timings.get("explain"),
                    score_s=round(sum(scores), 3) if scores else None, peak_memory_mb=max(peaks) if peaks else None,
-                   machine=machine_of(result.get("environment") or {}))
+                   machine=machine_of(result.environment))
 
 
 def _shown(value: Any) -> str:

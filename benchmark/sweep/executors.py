@@ -70,8 +70,7 @@ def run_cell(config: dict[str, Any], output_dir: str, overwrite: bool) -> str:
         logger.addHandler(logging.StreamHandler(sys.stderr))
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    return str(run(config, Path(output_dir), overwrite=overwrite, show_progress=False,
-                   log=lambda line: print(line, file=sys.stderr)))
+    return str(run(config, Path(output_dir), overwrite=overwrite, log=lambda line: print(line, file=sys.stderr)))
 
 
 def run_inline(jobs: Sequence[CellJob], output_dir: Path, log: Callable[[str], None]) -> list[CellOutcome]:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from xrec_bench import config as run_config
 from xrec_bench.errors import UserError
+from xrec_bench.run_directory import RunDirectory
 
 BASE_VARIANT = "base"  # the one variant of a grid that names none
 EXECUTOR_SECTIONS = ("local", "slurm")
@@ -37,9 +38,9 @@ class Cell:
     def run_id(self) -> str:
         return run_config.run_id(self.config)
 
-    def run_dir(self, output_dir: Path) -> Path:
+    def run_directory(self, output_dir: Path) -> RunDirectory:
         """Where ``xrec_bench.runner.run`` writes this cell: <output-dir>/<dataset>/<method>/<run-id>."""
-        return Path(output_dir) / self.dataset / self.method / self.run_id
+        return RunDirectory.of(Path(output_dir), self.config, self.method)
 
     @property
     def label(self) -> str:

@@ -32,7 +32,7 @@ def test_a_cell_is_the_run_that_the_same_run_options_resolve_to(tmp_path):
                    "--metrics", "lexical,usr", "--set", "method.same_item_weight=2")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == f"# run id: {items.run_id}"
-    assert items.run_dir(tmp_path) == tmp_path / "yelp-mini" / "retrieval" / items.run_id
+    assert items.run_directory(tmp_path).path == tmp_path / "yelp-mini" / "retrieval" / items.run_id
 
 
 def test_the_committed_grids_expand_to_the_boards_cells():

@@ -6,8 +6,9 @@ import json
 
 import pytest
 import xrec_bench.sweep as sweep_module
+from xrec_bench.results import Provenance
 from xrec_bench.run_lock import run_lock
-from xrec_bench.sweep import CellState, CodeVersion, plan, read_grid, sweep
+from xrec_bench.sweep import CellState, plan, read_grid, sweep
 
 from tests.conftest import run_cli
 
@@ -16,7 +17,13 @@ datasets: [yelp-mini]
 seeds: [0, 1]
 set: {limit: 8, metrics.names: [lexical, usr]}
 """
-HEAD = CodeVersion("a" * 40, False)  # the code "running now" in these tests
+
+
+def version(commit, dirty):
+    return Provenance(commit, dirty, "2026-12-01T00:00:00Z")
+
+
+HEAD = version("a" * 40, False)  # the code "running now" in these tests
 
 
 @pytest.fixture
@@ -29,14 +36,14 @@ def grid(tmp_path):
 @pytest.fixture
 def head(monkeypatch):
     """Pin the code version the sweep compares results with; the test's checkout may have edits."""
-    monkeypatch.setattr(sweep_module, "current_version", lambda: HEAD)
+    monkeypatch.setattr(sweep_module, "current_provenance", lambda: HEAD)
     return HEAD
 
 
-def record_version(result_path, version: CodeVersion) -> None:
+def record_version(result_path, provenance: Provenance) -> None:
     """Rewrite the code version a result.json records (as a run at that version would have)."""
     result = json.loads(result_path.read_text(encoding="utf-8"))
-    result["environment"].update(git_commit=version.commit, git_dirty=version.dirty)
+    result["environment"].update(git_commit=provenance.git_commit, git_dirty=provenance.git_dirty)
     result_path.write_text(json.dumps(result), encoding="utf-8")
 
 
@@ -50,7 +57,7 @@ def test_inline_sweep_runs_every_cell_then_skips_the_complete_ones(tmp_path, mir
     first = sweep(grid, out, log=lines.append)
     assert not first.failed and len(first.outcomes) == 2
     paths = [outcome.result_path for outcome in first.outcomes]
-    assert paths == [cell.run_dir(out) / "result.json" for cell in (s.cell for s in first.statuses)]
+    assert paths == [cell.run_directory(out).result_path for cell in (s.cell for s in first.statuses)]
     for path, seed in zip(paths, (0, 1)):
         result = json.loads(path.read_text(encoding="utf-8"))
         assert result["seed"] == seed and set(result["metrics"]) >= {"usr", "bleu4", "rouge1_f"}
@@ -72,9 +79,9 @@ def test_inline_sweep_runs_every_cell_then_skips_the_complete_ones(tmp_path, mir
 
 
 @pytest.mark.parametrize("recorded, why", [
-    (CodeVersion("b" * 40, False), "computed by commit bbbbbbbbbb, not by HEAD aaaaaaaaaa"),
-    (CodeVersion("a" * 40, True), "computed by commit aaaaaaaaaa with uncommitted edits"),
-    (CodeVersion(None, None), "computed by no recorded commit"),
+    (version("b" * 40, False), "computed by commit bbbbbbbbbb, not by HEAD aaaaaaaaaa"),
+    (version("a" * 40, True), "computed by commit aaaaaaaaaa with uncommitted edits"),
+    (version(None, None), "computed by no recorded commit"),
 ])
 def test_a_result_of_other_code_is_stale_and_runs_again(tmp_path, mirror, grid, head, recorded, why):
     out = tmp_path / "runs"
@@ -99,12 +106,12 @@ def test_a_result_of_other_code_is_stale_and_runs_again(tmp_path, mirror, grid, 
 
 def test_with_uncommitted_edits_now_every_complete_cell_is_stale(tmp_path, mirror, grid, monkeypatch):
     out = tmp_path / "runs"
-    edited = CodeVersion("a" * 40, True)
-    monkeypatch.setattr(sweep_module, "current_version", lambda: edited)
+    edited = version("a" * 40, True)
+    monkeypatch.setattr(sweep_module, "current_provenance", lambda: edited)
     lines = []
     first = sweep(grid, out, log=lines.append)
     for outcome in first.outcomes:
-        record_version(outcome.result_path, CodeVersion("a" * 40, False))
+        record_version(outcome.result_path, version("a" * 40, False))
     assert [s.state for s in plan(read_grid(grid), out, edited)] == [CellState.STALE] * 2
     again = sweep(grid, out, log=lines.append)
     assert len(again.outcomes) == 2
@@ -115,7 +122,7 @@ def test_with_uncommitted_edits_now_every_complete_cell_is_stale(tmp_path, mirro
 def test_a_failing_cell_is_reported_and_the_others_still_run(tmp_path, mirror, grid, head):
     out = tmp_path / "runs"
     busy = plan(read_grid(grid), out, head)[0].cell
-    with run_lock(busy.run_dir(out)):  # another process holds seed 0
+    with run_lock(busy.run_directory(out).path):  # another process holds seed 0
         report = sweep(grid, out, log=lambda line: None)
     assert [o.cell.seed for o in report.failed] == [0] and "is in use by pid" in report.failed[0].error
     assert [r["state"] for r in cost_rows(out)] == ["failed", "computed"]
@@ -141,10 +148,10 @@ def test_local_executor_runs_two_cells_as_submitit_jobs(tmp_path, mirror, grid):
 def test_local_executor_reports_a_failed_job_and_exits_1(tmp_path, mirror, grid, head):
     out = tmp_path / "runs"
     busy = plan(read_grid(grid), out, head)[1].cell
-    with run_lock(busy.run_dir(out)):
+    with run_lock(busy.run_directory(out).path):
         report = sweep(grid, out, executor="local", max_parallel=1, log=lambda line: None)
     assert [o.cell.seed for o in report.failed] == [1]
-    assert report.failed[0].error.startswith(f"{busy.run_dir(out)} is in use by pid")
+    assert report.failed[0].error.startswith(f"{busy.run_directory(out).path} is in use by pid")
     assert report.failed[0].log_path.is_file()
     assert [r["state"] for r in cost_rows(out)] == ["computed", "failed"]
 
