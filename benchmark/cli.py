@@ -65,8 +65,9 @@ def data() -> None:
 def data_fetch(name: str, source: str | None) -> None:
     """Copy or download a dataset's files into the data root, verifying each sha256."""
     from xrec_bench.data.fetch import data_root, fetch_dataset
+    from xrec_bench.registry import datasets
 
-    release = name.split("-mini")[0]
+    release = datasets.get(name).release
     for file, status in fetch_dataset(release, source).items():
         click.echo(f"{release}/{file}: {status}")
     click.echo(str(data_root() / release))
@@ -76,10 +77,9 @@ def data_fetch(name: str, source: str | None) -> None:
 @click.argument("name")
 def data_info(name: str) -> None:
     """Print a dataset's card: sizes, users, items, coverage, overlap with the graph, checksums."""
-    from xrec_bench.data import load_dataset
+    from xrec_bench.registry import datasets
 
-    splits = load_dataset(name, need_train=not name in ("amazon", "google", "yelp"), need_released=True)
-    click.echo(json.dumps(splits.card, indent=2, ensure_ascii=False))
+    click.echo(json.dumps(datasets.get(name).card(), indent=2, ensure_ascii=False))
 
 
 def _metric_names(text: str | None) -> list[str] | None:

@@ -18,14 +18,15 @@ from xrec_bench.files import config_hash
 
 PROFILES = ("cpu", "paper")
 
-# The metrics a run scores when --metrics is not given.
+# metrics.names, the families a run scores when --metrics is not given, is every registered metric
+# (resolve fills it in); a metric that cannot run here is still scored, as skipped with its reason.
 PACKAGE_DEFAULTS: dict[str, Any] = {
     "profile": "cpu",
     "seed": 0,
     "dataset": None,
     "limit": None,  # cap on train/valid/test records (quick runs); null = all
     "method": {},
-    "metrics": {"names": ["usr", "lexical", "bertscore", "bartscore", "bleurt", "gptscore"],
+    "metrics": {"names": None,
                 # percentile-bootstrap 95% CI of every per-sample mean (extra.ci95); 0 turns it off
                 "bootstrap_resamples": 1000},
     "runtime": {"device": "cpu", "threads": None, "explain_chunk": 64},
@@ -227,7 +228,8 @@ def resolve(*, method: str | None, dataset: str, profile: str = "cpu", seed: int
         overrides = merge(overrides, parse_assignment(assignment))
 
     method_layer = {} if method is None else {"name": method, **plugin_layer(methods.get(method), profile)}
-    base = merge(PACKAGE_DEFAULTS, {"profile": profile, "dataset": dataset, "method": method_layer})
+    base = merge(PACKAGE_DEFAULTS, {"profile": profile, "dataset": dataset, "method": method_layer,
+                                    "metrics": {"names": metrics.names()}})
     for key, flag, chosen in (("profile", "--profile", profile), ("dataset", "--dataset", dataset)):
         if key in overrides and overrides[key] != chosen:
             raise UserError(f"{key} is chosen with {flag} ({chosen!r}), not in a config file or --set; drop it there.")

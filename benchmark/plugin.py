@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from xrec_bench.records import DatasetSplits, Record
 
@@ -34,25 +34,58 @@ class RunContext:
     shard: tuple[int, int] | None = None  # (index, count), 1-based index
 
 
-@dataclass
-class MetricResult:
-    """One reported value of a metric (a metric family may report several: P, R, F1...)."""
+Level = Literal["sample", "corpus"]
+LEVELS: tuple[Level, ...] = ("sample", "corpus")
 
-    value: float | None
-    std: float | None  # over samples (the XRec paper's "stability"); None for corpus-level values
-    n: int
-    per_sample: list[float] | None
-    config: dict[str, Any]  # everything that changes the number: model, layer, baseline, judge...
+
+@dataclass(frozen=True)
+class ValueSpec:
+    """What one reported value of a metric is, declared once in ``Metric.values``.
+
+    ``level``: ``"sample"`` for a mean over per-sample scores (reported with its std over samples),
+    ``"corpus"`` for one number computed over the whole corpus (BLEU, distinct-n, USR).
+    ``higher_is_better``: the direction a leaderboard ranks by; None for a value with no better
+    direction (a length).
+    """
+
+    level: Level
     higher_is_better: bool | None = True
-    level: str = "sample"  # "sample" or "corpus"
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise ValueError(f"a metric value's level is 'sample' or 'corpus', not {self.level!r}")
+
+
+@dataclass(kw_only=True)
+class MetricResult:
+    """One reported value of a metric (a metric family may report several: P, R, F1...).
+
+    Built from the value's declaration (``declared=SomeMetric.values[name]``), which fixes its
+    ``level`` and ``higher_is_better``; a result cannot state them otherwise.
+    """
+
+    declared: InitVar[ValueSpec]
+    value: float | None
+    std: float | None = None  # over samples (the XRec paper's "stability"); None for corpus-level values
+    n: int
+    per_sample: list[float | None] | None = None
+    config: dict[str, Any]  # everything that changes the number: model, layer, baseline, judge...
     status: str = "ok"  # "ok" or "skipped"
     reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. retries, unparseable replies, CI
+    higher_is_better: bool | None = field(init=False)
+    level: Level = field(init=False)
+
+    def __post_init__(self, declared: ValueSpec) -> None:
+        self.higher_is_better = declared.higher_is_better
+        self.level = declared.level
 
     @classmethod
-    def skipped(cls, reason: str, config: dict[str, Any], *, higher_is_better: bool | None = True,
-                level: str = "sample") -> MetricResult:
-        return cls(None, None, 0, None, config, higher_is_better, level, "skipped", reason)
+    def skipped(cls, reason: str, config: dict[str, Any], *, declared: ValueSpec,
+                per_sample: list[float | None] | None = None, extra: dict[str, Any] | None = None) -> MetricResult:
+        """A value the metric could not compute here, and why (one sentence)."""
+        return cls(declared=declared, value=None, n=0, per_sample=per_sample, config=config, status="skipped",
+                   reason=reason, extra=dict(extra or {}))
 
 
 class Explanation(str):
@@ -118,20 +151,29 @@ class Method:
         raise NotImplementedError
 
     def save(self, directory: Path) -> None:
-        """Write the learned state (safetensors + JSON, never pickled modules)."""
+        """Write the learned state (safetensors + JSON, never pickled modules) into ``directory``.
 
-    def load(self, directory: Path) -> None:
-        """Read what ``save`` wrote."""
+        A method with ``needs_training`` must implement ``save`` and ``load`` (the registry refuses
+        one that does not): a resumed run or another shard loads the saved model instead of fitting.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement save")
+
+    def load(self, directory: Path, ctx: RunContext) -> None:
+        """Read what ``save`` wrote into this fresh instance, placing the model on ``ctx.device``."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement load")
 
 
 class Metric:
-    """A metric family. Subclasses register with ``@metrics.register(name, summary=...)``."""
+    """A metric family. Subclasses register with ``@metrics.register(name, summary=...)``.
+
+    ``values`` declares every value the family reports, in report order, with its level and
+    direction: ``score`` returns one MetricResult per declared name, each built with
+    ``declared=self.values[name]``.
+    """
 
     name: str = ""
     summary: str = ""
-    level: str = "sample"
-    value_names: tuple[str, ...] = ()
-    higher_is_better: dict[str, bool | None] = {}  # per value name; missing means True
+    values: ClassVar[dict[str, ValueSpec]] = {}
     defaults: dict[str, Any] = {}
     profiles: dict[str, dict[str, Any]] = {}
 
@@ -140,8 +182,78 @@ class Metric:
 
     def score(self, predictions: Sequence[str], references: Sequence[str],
               ctx: RunContext) -> dict[str, MetricResult]:
-        """Score aligned predictions and references; one MetricResult per value name.
+        """Score aligned predictions and references; one MetricResult per declared value name.
 
         Raise ``xrec_bench.errors.MetricUnavailable(reason)`` when the metric cannot run here.
         """
         raise NotImplementedError
+
+    @classmethod
+    def skipped(cls, reason: str, config: dict[str, Any]) -> dict[str, MetricResult]:
+        """Every declared value, skipped for ``reason`` (what the runner records on MetricUnavailable)."""
+        return {name: MetricResult.skipped(reason, config, declared=spec) for name, spec in cls.values.items()}
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """A registered dataset: ``xrec_bench.registry.datasets.add(name, dataset, summary=...)`` in one
+    module of ``xrec_bench.data`` (or a package's ``xrec_bench.datasets`` entry point).
+
+    Everything the CLI, the config and the methods need about a dataset comes from this object,
+    never from its name.
+    """
+
+    # The folder of release files it reads (``<data root>/<release>/``, fetched and verified
+    # against the manifest by ``xrec-bench data fetch``).
+    release: str
+    # What its items are called in prompts ("book", "business"); DatasetSplits.item_word carries it.
+    item_word: str
+
+    def load(self, *, need_train: bool = True, need_released: bool = False) -> DatasetSplits:
+        """The splits (train / valid / test, graph, released pairs where asked), with their card;
+        only the files the run needs are read (and fetched when missing)."""
+        ...
+
+    def card(self) -> dict[str, Any]:
+        """The dataset card (sizes, coverage, overlap, checksums) from the files available here."""
+        ...
+
+
+def _overrides(cls: type, base: type, attribute: str) -> bool:
+    return getattr(cls, attribute) is not getattr(base, attribute)
+
+
+def check_method(obj: Any) -> None:
+    """The registry's check of a method plugin; raises TypeError naming what is wrong."""
+    if not (isinstance(obj, type) and issubclass(obj, Method)):
+        raise TypeError(f"a method plugin is a subclass of xrec_bench.plugin.Method, not {obj!r}")
+    if not _overrides(obj, Method, "explain"):
+        raise TypeError(f"method {obj.__name__} does not implement explain(records, ctx)")
+    if obj.needs_training:
+        missing = [name for name in ("fit", "save", "load") if not _overrides(obj, Method, name)]
+        if missing:
+            raise TypeError(f"method {obj.__name__} trains (needs_training=True) but does not implement "
+                            f"{', '.join(missing)}: a resumed or sharded run loads the saved model, so it "
+                            f"must save and load what fit learned")
+
+
+def check_metric(obj: Any) -> None:
+    """The registry's check of a metric plugin; raises TypeError naming what is wrong."""
+    if not (isinstance(obj, type) and issubclass(obj, Metric)):
+        raise TypeError(f"a metric plugin is a subclass of xrec_bench.plugin.Metric, not {obj!r}")
+    if not obj.values or not all(isinstance(spec, ValueSpec) for spec in obj.values.values()):
+        raise TypeError(f"metric {obj.__name__} must declare values = {{name: ValueSpec(level, higher_is_better)}}")
+    legacy = [name for name in ("level", "value_names", "higher_is_better") if hasattr(obj, name)]
+    if legacy:
+        raise TypeError(f"metric {obj.__name__} sets {', '.join(legacy)}; declare each value's level and "
+                        f"direction in values instead")
+
+
+def check_dataset(obj: Any) -> None:
+    """The registry's check of a dataset plugin; raises TypeError naming what is wrong."""
+    if not isinstance(obj, Dataset):
+        raise TypeError(f"a dataset plugin has release, item_word, load() and card() (xrec_bench.plugin.Dataset); "
+                        f"{obj!r} does not")
+    for attribute in ("release", "item_word"):
+        if not isinstance(getattr(obj, attribute), str) or not getattr(obj, attribute):
+            raise TypeError(f"dataset {obj!r}: {attribute} must be a non-empty string")

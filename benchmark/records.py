@@ -49,3 +49,5 @@ class DatasetSplits:
     card: dict[str, Any]
     # The released XRec predictions paired with their released references (see `published`).
     released: list[Record] | None = None
+    # What the dataset calls its items in prompts (its Dataset.item_word: "book", "business").
+    item_word: str = "item"

@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from xrec_bench.errors import UserError
+from xrec_bench.plugin import check_dataset, check_method, check_metric
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,11 @@ class Entry:
 class Registry:
     """A name → plugin table for one kind of plugin."""
 
-    def __init__(self, kind: str, home_package: str, entry_point_group: str):
+    def __init__(self, kind: str, home_package: str, entry_point_group: str, check: Callable[[Any], None]):
         self.kind = kind
         self.home_package = home_package
         self.entry_point_group = entry_point_group
+        self.check = check  # raises TypeError when a plugin breaks its contract
         self._entries: dict[str, Entry] = {}
         self._discovered = False
 
@@ -46,9 +48,11 @@ class Registry:
         return decorate
 
     def add(self, name: str, obj: Any, *, summary: str) -> None:
+        """Register ``obj`` under ``name``, refusing (TypeError) a plugin that breaks its contract."""
         known = self._entries.get(name)
         if known is not None and known.obj is not obj:
             raise ValueError(f"two {self.kind} plugins are both named {name!r}")
+        self.check(obj)
         if isinstance(obj, type):
             obj.name = name
             obj.summary = summary
@@ -65,10 +69,15 @@ class Registry:
         for entry_point in entry_points(group=self.entry_point_group):
             # Loading the entry point imports the plugin module, whose decorator registers it;
             # a bare object (no decorator) is registered under the entry point's name.
-            obj = entry_point.load()
-            if entry_point.name not in self._entries:
-                summary = (getattr(obj, "__doc__", None) or "").strip().splitlines()[:1]
-                self.add(entry_point.name, obj, summary=summary[0] if summary else "")
+            try:
+                obj = entry_point.load()
+                if entry_point.name not in self._entries:
+                    summary = (getattr(obj, "__doc__", None) or "").strip().splitlines()[:1]
+                    self.add(entry_point.name, obj, summary=summary[0] if summary else "")
+            except TypeError as exc:
+                raise UserError(f"The {self.kind} plugin {entry_point.name!r} ({entry_point.value}, entry point "
+                                f"group {self.entry_point_group}) breaks the plugin contract: {exc}; "
+                                f"fix or uninstall its package.") from None
 
     def entries(self) -> list[Entry]:
         self._discover()
@@ -87,6 +96,6 @@ class Registry:
         raise UserError(f"Unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(known)}.{hint}")
 
 
-methods = Registry("method", "xrec_bench.methods", "xrec_bench.methods")
-datasets = Registry("dataset", "xrec_bench.data", "xrec_bench.datasets")
-metrics = Registry("metric", "xrec_bench.metrics", "xrec_bench.metrics")
+methods = Registry("method", "xrec_bench.methods", "xrec_bench.methods", check_method)
+datasets = Registry("dataset", "xrec_bench.data", "xrec_bench.datasets", check_dataset)
+metrics = Registry("metric", "xrec_bench.metrics", "xrec_bench.metrics", check_metric)

@@ -87,7 +87,7 @@ def fit_or_resume(method: Method, splits: DatasetSplits, ctx: RunContext, run_di
     saved = run_dir.saved_training()
     if saved is not None:
         with stages.stage("load_model"):
-            method.load(run_dir.model_dir)
+            method.load(run_dir.model_dir, ctx)
         return saved
     with stages.stage("fit"):
         report = method.fit(splits, ctx)

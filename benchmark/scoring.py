@@ -56,9 +56,7 @@ def score_all(config: dict[str, Any], predictions: Sequence[str], references: Se
             try:
                 results = metric_cls(metric_config).score(list(predictions), list(references), ctx)
             except MetricUnavailable as reason:
-                results = {name: MetricResult.skipped(
-                    str(reason), metric_config, higher_is_better=metric_cls.higher_is_better.get(name, True),
-                    level=metric_cls.level) for name in metric_cls.value_names}
+                results = metric_cls.skipped(str(reason), metric_config)
         for name, result in results.items():
             if result.per_sample is not None and result.status == "ok" and bootstrap:
                 result.extra.setdefault("ci95", bootstrap_ci(result.per_sample, ctx.seed, n_resamples=bootstrap))

@@ -17,7 +17,7 @@ from typing import Any
 from xrec_bench.errors import MetricUnavailable, UserError
 from xrec_bench.loaded_scorers import load_once
 from xrec_bench.metrics.per_sample import summarise
-from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.plugin import Metric, MetricResult, RunContext, ValueSpec
 from xrec_bench.registry import metrics
 
 
@@ -64,8 +64,7 @@ def bart_log_likelihoods(tokenizer, model, sources: Sequence[str], targets: Sequ
 
 @metrics.register("bartscore", summary="BARTScore (neulab): mean log-likelihood of the reference given the prediction")
 class BARTScore(Metric):
-    level = "sample"
-    value_names = ("bartscore",)
+    values = {"bartscore": ValueSpec("sample")}
     defaults = {
         "model": "facebook/bart-large-cnn",
         "weights": None,  # optional state dict over the model, e.g. the ParaBank2 bart_score.pth
@@ -97,4 +96,4 @@ class BARTScore(Metric):
         values = bart_log_likelihoods(tokenizer, model, list(predictions), list(references),
                                       batch_size=int(self.config.get("batch_size", 4)),
                                       max_length=int(self.config.get("max_length", 1024)))
-        return {"bartscore": summarise(values, self.result_config(weights))}
+        return {"bartscore": summarise(values, self.result_config(weights), declared=self.values["bartscore"])}

@@ -17,7 +17,7 @@ from xrec_bench.errors import MetricUnavailable, UserError
 from xrec_bench.files import sha256_of
 from xrec_bench.loaded_scorers import load_once
 from xrec_bench.metrics.per_sample import summarise
-from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.plugin import Metric, MetricResult, RunContext, ValueSpec
 from xrec_bench.registry import metrics
 
 
@@ -52,8 +52,7 @@ def load_scorer(model_path: str, num_layers: int | None, *, baseline_path: Path 
 
 @metrics.register("bertscore", summary="BERTScore precision/recall/F1 (bert-score library), rescaled")
 class BERTScore(Metric):
-    level = "sample"
-    value_names = ("bertscore_p", "bertscore_r", "bertscore_f1")
+    values = dict.fromkeys(("bertscore_p", "bertscore_r", "bertscore_f1"), ValueSpec("sample"))
     defaults = {
         "model": "roberta-large",  # an offline model name, a local directory or a hub id
         "num_layers": 17,
@@ -123,7 +122,6 @@ class BERTScore(Metric):
         precision, recall, f1 = scorer.score(list(predictions), list(references),
                                              batch_size=self.config.get("batch_size", 64))
         return {
-            "bertscore_p": summarise(precision.tolist(), config),
-            "bertscore_r": summarise(recall.tolist(), config),
-            "bertscore_f1": summarise(f1.tolist(), config),
+            name: summarise(part.tolist(), config, declared=spec)
+            for (name, spec), part in zip(self.values.items(), (precision, recall, f1))
         }

@@ -15,7 +15,7 @@ from typing import Any
 from xrec_bench.errors import MetricUnavailable
 from xrec_bench.loaded_scorers import load_once
 from xrec_bench.metrics.per_sample import summarise
-from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.plugin import Metric, MetricResult, RunContext, ValueSpec
 from xrec_bench.registry import metrics
 
 
@@ -51,8 +51,7 @@ def bleurt_scores(tokenizer, model, references: Sequence[str], candidates: Seque
 
 @metrics.register("bleurt", summary="BLEURT (bleurt-pytorch), checkpoint a config value (BLEURT-20 family)")
 class BLEURT(Metric):
-    level = "sample"
-    value_names = ("bleurt",)
+    values = {"bleurt": ValueSpec("sample")}
     defaults = {"checkpoint": "lucadiliello/BLEURT-20", "max_length": 512, "batch_size": 32}
     # The distilled 12-layer BLEURT-20 is the CPU-sized member of the family.
     profiles = {"cpu": {"checkpoint": "lucadiliello/BLEURT-20-D12"}, "paper": {}}
@@ -72,4 +71,4 @@ class BLEURT(Metric):
         values = bleurt_scores(tokenizer, model, list(references), list(predictions),
                                batch_size=int(self.config.get("batch_size", 32)), max_length=max_length)
         config = {"checkpoint": checkpoint, "max_length": max_length}
-        return {"bleurt": summarise(values, config)}
+        return {"bleurt": summarise(values, config, declared=self.values["bleurt"])}

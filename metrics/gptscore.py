@@ -24,7 +24,7 @@ from xrec_bench.files import config_hash
 from xrec_bench.line_files import split_lines
 from xrec_bench.metrics.judges.redaction import redact
 from xrec_bench.metrics.per_sample import summarise
-from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.plugin import Metric, MetricResult, RunContext, ValueSpec
 from xrec_bench.registry import metrics
 
 # XRec's evaluation/system_prompt.txt, verbatim (the file has no trailing newline).
@@ -99,8 +99,7 @@ class JudgeCache:
 
 @metrics.register("gptscore", summary="XRec's GPTScore: an LLM judge scores explanation vs reference, 0-100")
 class GPTScore(Metric):
-    level = "sample"
-    value_names = ("gptscore",)
+    values = {"gptscore": ValueSpec("sample")}
     defaults = {
         "judge": None,  # "openai" (any OpenAI-compatible chat endpoint) or "hf" (local transformers model)
         "model": None,
@@ -142,9 +141,10 @@ class GPTScore(Metric):
                  "retries": judge.retries, "cached": counts["cached"],
                  "unparseable_examples": counts["unparseable_examples"]}
         if not parsed:
-            return {"gptscore": MetricResult(None, None, 0, per_pair, config, True, "sample", "skipped",
-                                             "the judge gave no parseable score for any pair", extra)}
-        result = summarise(parsed, config, extra=extra)
+            return {"gptscore": MetricResult.skipped("the judge gave no parseable score for any pair", config,
+                                                     declared=self.values["gptscore"], per_sample=per_pair,
+                                                     extra=extra)}
+        result = summarise(parsed, config, declared=self.values["gptscore"], extra=extra)
         result.per_sample = per_pair  # aligned with the predictions; None where every reply was unparseable
         return {"gptscore": result}
 

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from xrec_bench.errors import UserError
 from xrec_bench.metrics.per_sample import summarise
-from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.plugin import Metric, MetricResult, RunContext, ValueSpec
 from xrec_bench.registry import metrics
 from xrec_bench.tokenization import pepler_tokenize
 
@@ -92,16 +92,23 @@ def distinct_n(hypotheses: Sequence[list[str]], n: int) -> tuple[int, int]:
 
 
 ROUGE_VALUES = tuple(f"rouge{kind}_{part}" for kind in ("1", "2", "L") for part in ("p", "r", "f"))
+CORPUS = ValueSpec("corpus")
+SAMPLE = ValueSpec("sample")
 
 
 @metrics.register("lexical", summary="BLEU-1/4, ROUGE-1/2/L P/R/F (PETER/PEPLER definitions), distinct-1/2, "
                                      "mean length")
 class LexicalOverlap(Metric):
-    """Word-overlap metrics of the PETER/PEPLER line on lowercased, PEPLER-tokenised text."""
+    """Word-overlap metrics of the PETER/PEPLER line on lowercased, PEPLER-tokenised text.
 
-    level = "sample"
-    value_names = ("bleu1", "bleu4", *ROUGE_VALUES, "distinct1", "distinct2", "mean_length")
-    higher_is_better: ClassVar[dict[str, bool | None]] = {"mean_length": None}
+    BLEU and distinct-n are corpus-level numbers; ROUGE and the mean length are means over pairs.
+    """
+
+    values: ClassVar[dict[str, ValueSpec]] = {
+        "bleu1": CORPUS, "bleu4": CORPUS, **dict.fromkeys(ROUGE_VALUES, SAMPLE),
+        "distinct1": CORPUS, "distinct2": CORPUS,
+        "mean_length": ValueSpec("sample", higher_is_better=None),  # longer is not better, nor shorter
+    }
     defaults: ClassVar[dict[str, Any]] = {"lowercase": True}
 
     def score(self, predictions: Sequence[str], references: Sequence[str],
@@ -117,26 +124,27 @@ class LexicalOverlap(Metric):
         refs = [pepler_tokenize(text, lowercase) for text in references]
         n = len(hyps)
 
-        def corpus(value: float | None, value_config: dict, higher: bool | None = True) -> MetricResult:
-            return MetricResult(value, None, n, None, value_config, higher, "corpus")
+        def corpus(name: str, value: float, value_config: dict) -> MetricResult:
+            return MetricResult(declared=self.values[name], value=value, n=n, config=value_config)
 
-        def sample(values: list[float], value_config: dict, higher: bool | None = True) -> MetricResult:
-            return summarise(values, value_config, higher_is_better=higher)
+        def sample(name: str, values: list[float], value_config: dict) -> MetricResult:
+            return summarise(values, value_config, declared=self.values[name])
 
-        results = {f"bleu{order}": corpus(corpus_bleu(hyps, refs, order), dict(config)) for order in (1, 4)}
+        results = {f"bleu{order}": corpus(f"bleu{order}", corpus_bleu(hyps, refs, order), dict(config))
+                   for order in (1, 4)}
         # TF-NMT splits the joined text on " ", so an empty text is one empty token.
         pairs = [(h or [""], r or [""]) for h, r in zip(hyps, refs)]
         per_pair = [(*rouge_n(h, r, 1), *rouge_n(h, r, 2), *rouge_l(h, r)) for h, r in pairs]
         for column, name in enumerate(ROUGE_VALUES):
-            results[name] = sample([SCALE * row[column] for row in per_pair], dict(config))
+            results[name] = sample(name, [SCALE * row[column] for row in per_pair], dict(config))
 
         distinct_config = {"tokenizer": TOKENIZER, "lowercase": lowercase}
         for order in (1, 2):
             unique, total = distinct_n(hyps, order)
             name = f"distinct{order}"
-            results[name] = (corpus(unique / total, dict(distinct_config)) if total else MetricResult.skipped(
+            results[name] = (corpus(name, unique / total, dict(distinct_config)) if total else MetricResult.skipped(
                 f"the predictions contain no {order}-grams, so distinct-{order} is undefined",
-                dict(distinct_config), level="corpus"))
-        results["mean_length"] = sample([float(len(text.split())) for text in predictions],
-                                        {"unit": "whitespace words"}, higher=None)
+                dict(distinct_config), declared=self.values[name]))
+        results["mean_length"] = sample("mean_length", [float(len(text.split())) for text in predictions],
+                                        {"unit": "whitespace words"})
         return results

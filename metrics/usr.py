@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from xrec_bench.errors import UserError
-from xrec_bench.plugin import Metric, MetricResult, RunContext
+from xrec_bench.plugin import Metric, MetricResult, RunContext, ValueSpec
 from xrec_bench.registry import metrics
 
 
@@ -25,9 +25,7 @@ def unique_sentence_count(predictions: Sequence[str]) -> int:
 class UniqueSentenceRatio(Metric):
     """Corpus-level diversity: ``usr`` (distinct / all, higher is better) and ``usn`` (the count)."""
 
-    level = "corpus"
-    value_names = ("usr", "usn")
-    higher_is_better: ClassVar[dict[str, bool | None]] = {"usr": True, "usn": True}
+    values: ClassVar[dict[str, ValueSpec]] = {"usr": ValueSpec("corpus"), "usn": ValueSpec("corpus")}
     defaults: ClassVar[dict[str, Any]] = {"tokenizer": "whitespace"}
 
     def score(self, predictions: Sequence[str], references: Sequence[str],
@@ -41,6 +39,6 @@ class UniqueSentenceRatio(Metric):
         config = {"tokenizer": "whitespace"}
         n = len(predictions)
         return {
-            "usr": MetricResult(usn / n, None, n, None, dict(config), True, "corpus"),
-            "usn": MetricResult(usn, None, n, None, dict(config), True, "corpus"),
+            "usr": MetricResult(declared=self.values["usr"], value=usn / n, n=n, config=dict(config)),
+            "usn": MetricResult(declared=self.values["usn"], value=usn, n=n, config=dict(config)),
         }

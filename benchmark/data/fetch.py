@@ -27,7 +27,6 @@ from xrec_bench.models import cache_root
 
 UPSTREAM_RAW = "https://raw.githubusercontent.com/HKUDS/XRec/main/data"
 UPSTREAM_LFS = "https://media.githubusercontent.com/media/HKUDS/XRec/main/data"
-RELEASE_DATASETS = ("amazon", "google", "yelp")
 # The files a full run can use; a run asks only for those it needs.
 LFS_SIZE_THRESHOLD = 4 * 1024 * 1024  # upstream keeps larger files in Git LFS
 # This process's verdicts: path -> (size, mtime_ns, inode, sha256 computed).
@@ -159,6 +158,11 @@ def _fetch(dataset: str, name: str, entry: ManifestEntry, source: str, why: str)
         ) from None
 
 
+def release_folders() -> list[str]:
+    """The release folders the packaged manifest lists (one per upstream dataset)."""
+    return sorted({dataset for dataset, _ in manifest()})
+
+
 def available_files(dataset: str) -> list[str]:
     """The manifest's files for a dataset that have a checksum (so can be verified)."""
     return sorted(name for (ds, name), e in manifest().items() if ds == dataset and e.sha256)
@@ -167,8 +171,8 @@ def available_files(dataset: str) -> list[str]:
 def fetch_dataset(dataset: str, source: str | None = None, files: list[str] | None = None,
                   required: tuple[str, ...] = ("tst.pkl",)) -> dict[str, str]:
     """Fetch every verifiable file of a dataset that the source has; return file → status."""
-    if dataset not in RELEASE_DATASETS:
-        raise UserError(f"Unknown release dataset {dataset!r}; choose one of: {', '.join(RELEASE_DATASETS)}.")
+    if dataset not in release_folders():
+        raise UserError(f"Unknown release dataset {dataset!r}; choose one of: {', '.join(release_folders())}.")
     status = {}
     for name in files or available_files(dataset):
         target = data_root() / dataset / name

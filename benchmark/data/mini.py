@@ -12,9 +12,10 @@ These are NOT the paper's splits; their cards say so.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from xrec_bench.data.card import build_card
-from xrec_bench.data.release import load_graph, load_released, load_split
+from xrec_bench.data.release import RELEASES, load_graph, load_released, load_split
 from xrec_bench.records import DatasetSplits, Record
 from xrec_bench.registry import datasets
 
@@ -52,32 +53,38 @@ def split_zeroshot(dataset: str, records: list[Record]) -> tuple[list[Record], l
 class MiniDataset:
     """A re-split of the public test records, for runs on this machine and in CI."""
 
-    def __init__(self, dataset: str, zeroshot: bool):
-        self.dataset = dataset
+    def __init__(self, release: str, item_word: str, *, zeroshot: bool):
+        self.release = release
+        self.item_word = item_word
         self.zeroshot = zeroshot
 
     def load(self, *, need_train: bool = True, need_released: bool = False) -> DatasetSplits:
-        records = load_split(self.dataset, "tst.pkl")
+        records = load_split(self.release, "tst.pkl")
         splitter = split_zeroshot if self.zeroshot else split_mini
-        train, valid, test = splitter(self.dataset, records)
-        name = f"{self.dataset}-mini{'-zeroshot' if self.zeroshot else ''}"
+        train, valid, test = splitter(self.release, records)
+        name = f"{self.release}-mini{'-zeroshot' if self.zeroshot else ''}"
         released = None
         if need_released:
             test_ids = {r.sample_id for r in test}
-            released = [r for r in load_released(self.dataset, records) if r.sample_id in test_ids]
-        graph = load_graph(self.dataset) if need_train else None
-        splits = DatasetSplits(name, train, valid, test, graph, card={}, released=released)
+            released = [r for r in load_released(self.release, records) if r.sample_id in test_ids]
+        graph = load_graph(self.release) if need_train else None
+        splits = DatasetSplits(name, train, valid, test, graph, card={}, released=released,
+                               item_word=self.item_word)
         rule = "zero-shot user split" if self.zeroshot else "80/10/10 record split"
         splits.card = build_card(
-            splits, release_dataset=self.dataset,
-            note=(f"NOT the paper's splits: the 3,000 public test records of {self.dataset} re-split by "
+            splits, release_dataset=self.release,
+            note=(f"NOT the paper's splits: the 3,000 public test records of {self.release} re-split by "
                   f"the seeded {rule} documented in benchmark/data/mini.py; graph = the full training "
                   f"interaction graph."))
         return splits
 
+    def card(self) -> dict[str, Any]:
+        # Every split comes from the public tst.pkl, so the card covers them all and the graph.
+        return self.load(need_train=True, need_released=True).card
 
-for _dataset in ("amazon", "google", "yelp"):
-    datasets.add(f"{_dataset}-mini", MiniDataset(_dataset, zeroshot=False),
-                 summary=f"{_dataset}'s 3,000 public test records split 80/10/10 (quick runs, CI)")
-    datasets.add(f"{_dataset}-mini-zeroshot", MiniDataset(_dataset, zeroshot=True),
-                 summary=f"{_dataset}-mini with whole users held out: no test user has a training explanation")
+
+for _release, (_, _item_word) in RELEASES.items():
+    datasets.add(f"{_release}-mini", MiniDataset(_release, _item_word, zeroshot=False),
+                 summary=f"{_release}'s 3,000 public test records split 80/10/10 (quick runs, CI)")
+    datasets.add(f"{_release}-mini-zeroshot", MiniDataset(_release, _item_word, zeroshot=True),
+                 summary=f"{_release}-mini with whole users held out: no test user has a training explanation")

@@ -9,6 +9,7 @@ predictions. Only the files a run needs are loaded (and fetched if missing).
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 from xrec_bench.data.card import build_card
@@ -95,13 +96,14 @@ def load_released(dataset: str, test: list[Record]) -> list[Record]:
     return released
 
 
-def load_release(dataset: str, *, need_train: bool = True, need_released: bool = False) -> DatasetSplits:
+def load_release(dataset: str, item_word: str, *, need_train: bool = True,
+                 need_released: bool = False) -> DatasetSplits:
     test = load_split(dataset, "tst.pkl")
     train = load_split(dataset, "trn.pkl") if need_train else []
     valid = load_split(dataset, "val.pkl") if need_train else []
     graph = load_graph(dataset) if need_train else None
     released = load_released(dataset, test) if need_released else None
-    splits = DatasetSplits(dataset, train, valid, test, graph, card={}, released=released)
+    splits = DatasetSplits(dataset, train, valid, test, graph, card={}, released=released, item_word=item_word)
     splits.card = build_card(splits, release_dataset=dataset, note="The official XRec split.")
     return splits
 
@@ -109,13 +111,22 @@ def load_release(dataset: str, *, need_train: bool = True, need_released: bool =
 class ReleaseDataset:
     """A full XRec dataset (needs trn.pkl / val.pkl from the Git LFS release to train)."""
 
-    def __init__(self, dataset: str):
-        self.dataset = dataset
+    def __init__(self, release: str, item_word: str):
+        self.release = release
+        self.item_word = item_word
 
     def load(self, *, need_train: bool = True, need_released: bool = False) -> DatasetSplits:
-        return load_release(self.dataset, need_train=need_train, need_released=need_released)
+        return load_release(self.release, self.item_word, need_train=need_train, need_released=need_released)
+
+    def card(self) -> dict[str, Any]:
+        # Without the Git LFS training files: the card of the public test split and released pairs.
+        return self.load(need_train=False, need_released=True).card
 
 
-for _name, _what in [("amazon", "Amazon-books"), ("google", "Google-reviews"), ("yelp", "Yelp")]:
-    datasets.add(_name, ReleaseDataset(_name),
+# The XRec releases: folder -> (what it is, what XRec's prompts call its items).
+RELEASES = {"amazon": ("Amazon-books", "book"), "google": ("Google-reviews", "business"),
+            "yelp": ("Yelp", "business")}
+
+for _release, (_what, _item_word) in RELEASES.items():
+    datasets.add(_release, ReleaseDataset(_release, _item_word),
                  summary=f"{_what}, the official XRec splits (training needs the Git LFS trn.pkl/val.pkl)")

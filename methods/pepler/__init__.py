@@ -154,7 +154,7 @@ class Pepler(Method):
 
         save_model(self.model, self.tokenizer, Path(directory), self.meta)
 
-    def load(self, directory: Path) -> None:
+    def load(self, directory: Path, ctx: RunContext) -> None:
         from xrec_bench.methods.pepler.model import load_model
 
         self.model, self.tokenizer, self.meta = load_model(Path(directory))

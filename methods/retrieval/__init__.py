@@ -50,6 +50,6 @@ class RetrievalBaseline(Method):
     def save(self, directory: Path) -> None:
         (directory / "train.json").write_text(json.dumps(self.train, ensure_ascii=False), encoding="utf-8")
 
-    def load(self, directory: Path) -> None:
+    def load(self, directory: Path, ctx: RunContext) -> None:
         self.train = [tuple(t) for t in json.loads((directory / "train.json").read_text(encoding="utf-8"))]
         self._index()

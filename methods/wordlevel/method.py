@@ -127,7 +127,7 @@ class WordLevelMethod(Method):
                 "users": self.users.raw_ids, "items": self.items.raw_ids}
         (directory / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
 
-    def load(self, directory: Path) -> None:
+    def load(self, directory: Path, ctx: RunContext) -> None:
         from safetensors.torch import load_file
 
         directory = Path(directory)
@@ -137,5 +137,5 @@ class WordLevelMethod(Method):
         self.config = {**meta["config"], **runtime}
         self.vocab = Vocabulary(meta["vocabulary"])
         self.users, self.items = IdMap(meta["users"]), IdMap(meta["items"])
-        _, self.model = self._build("cpu")
+        _, self.model = self._build(ctx.device)
         self.model.load_state_dict(load_file(str(directory / STATE_FILE)))

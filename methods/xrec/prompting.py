@@ -21,11 +21,6 @@ SPECIAL_TOKENS = (USER_TOKEN, ITEM_TOKEN, EXPLAIN_TOKEN)
 FORMATS = ("official", "chat-template")
 
 
-def item_word(dataset: str) -> str:
-    """XRec calls Amazon items books and Yelp / Google items businesses."""
-    return "book" if dataset.lower().startswith("amazon") else "business"
-
-
 def system_instruction(word: str) -> str:
     verb = "buy with" if word == "book" else "enjoy"
     return f"Explain why the user would {verb} the {word} within 50 words."

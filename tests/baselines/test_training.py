@@ -51,7 +51,7 @@ def test_fits_real_explanations_and_explains_them(name, mirror, tmp_path):
 
     method.save(tmp_path)
     restored = cls(config)
-    restored.load(tmp_path)
+    restored.load(tmp_path, RunContext())
     assert restored.explain(queries[:8], RunContext()) == outputs[:8]
 
 

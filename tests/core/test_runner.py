@@ -37,7 +37,7 @@ class CountingEcho(Method):
     def save(self, directory):
         (directory / "state.json").write_text("{}")
 
-    def load(self, directory):
+    def load(self, directory, ctx):
         assert (directory / "state.json").is_file()
 
 

@@ -114,7 +114,7 @@ def test_config_records_the_tokenizer():
     results = score(["a"], ["a"])
     assert results["bleu4"].config == {"tokenizer": "pepler-eval-regex", "lowercase": True, "scale": 100.0}
     assert results["rougeL_f"].config["tokenizer"] == "pepler-eval-regex"
-    assert set(results) == set(LexicalOverlap.value_names)
+    assert set(results) == set(LexicalOverlap.values)
 
 
 def test_mismatched_lengths_are_a_user_error():

@@ -115,6 +115,7 @@ def test_paper_profile_without_roberta_large_is_skipped(monkeypatch):
 
 def test_std_is_numpy_population_std():
     from xrec_bench.metrics.per_sample import summarise
+    from xrec_bench.plugin import ValueSpec
 
-    result = summarise([1.0, 2.0, 4.0], {})
+    result = summarise([1.0, 2.0, 4.0], {}, declared=ValueSpec("sample"))
     assert result.value == pytest.approx(7 / 3) and result.std == pytest.approx(np.std([1.0, 2.0, 4.0]))

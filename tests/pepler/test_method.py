@@ -51,7 +51,7 @@ def test_fit_lowers_the_validation_loss_and_explains_with_text(tiny_backbone_dir
     method.save(tmp_path / "model")
     assert (tmp_path / "model" / "prompts.safetensors").is_file()
     reloaded = Pepler(tiny_config(tiny_backbone_dir))
-    reloaded.load(tmp_path / "model")
+    reloaded.load(tmp_path / "model", RunContext())
     assert reloaded.explain(records, RunContext()) == texts
 
 
@@ -69,4 +69,4 @@ def test_an_unknown_length_setting_is_a_user_error(tiny_backbone_dir, yelp_mini)
 
 def test_load_without_a_saved_model_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="fit it first"):
-        Pepler(plugin_layer(Pepler, "cpu")).load(tmp_path)
+        Pepler(plugin_layer(Pepler, "cpu")).load(tmp_path, RunContext())

@@ -56,7 +56,7 @@ def test_fit_save_load_explain_round_trip(tiny_dir, tmp_path):
     method.save(tmp_path / "model")
     assert (tmp_path / "model" / "adapters.safetensors").is_file()
     loaded = XRec(config(tiny_dir))
-    loaded.load(tmp_path / "model")  # no retraining: the graph embeddings come from the checkpoint
+    loaded.load(tmp_path / "model", ctx)  # no retraining: the graph embeddings come from the checkpoint
     assert loaded.explain(test, ctx) == first
     again = XRec(config(tiny_dir)).fit(data, ctx)
     assert again["graph_tokenizer"]["cache_hit"] is True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xrec_bench.methods.xrec.prompting import PromptBuilder, item_word, system_instruction
+from xrec_bench.methods.xrec.prompting import PromptBuilder, system_instruction
 
 from tests.xrec.synthetic import make_records
 
@@ -23,7 +23,6 @@ def test_without_profiles_and_item_words():
     record = make_records(1)[0]
     text = PromptBuilder("official", "book", False).inference_prompt(record)
     assert "profile" not in text and "book name:" in text
-    assert item_word("amazon-mini") == "book" and item_word("yelp") == "business" and item_word("google") == "business"
     assert system_instruction("book") == "Explain why the user would buy with the book within 50 words."
 
 

@@ -1,1 +1,0 @@
-"""The folder `evaluate.load` takes; a package only so that wheels ship the module file."""
