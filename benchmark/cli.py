@@ -142,11 +142,12 @@ def run_command(method, dataset, profile, metric_names, seed, limit, user_file, 
 
     Under `accelerate launch` or torchrun every process trains; only rank 0 explains, scores and writes.
     """
-    from xrec_bench.devices import require_device
+    from xrec_bench.devices import process_device, require_device
     from xrec_bench.models import require_fetched
     from xrec_bench.runner import parse_shard, run
 
     resolved = _resolve_cell(method, dataset, profile, metric_names, seed, limit, user_file, assignments, device)
+    resolved["runtime"]["device"] = process_device(resolved["runtime"]["device"])  # not in the run id
     require_device(resolved["runtime"]["device"])  # before anything is written
     require_fetched(resolved)
     path = run(resolved, Path(output_dir), shard=parse_shard(shard), overwrite=overwrite, wait=wait,
@@ -159,9 +160,11 @@ def run_command(method, dataset, profile, metric_names, seed, limit, user_file, 
 @click.option("--predictions", required=True, type=click.Path(), help=".jsonl, .txt (one per line) or .pkl (list of str).")
 @click.option("--references", type=click.Path(), help="References in the same formats, same order.")
 @click.option("--dataset", help="Score against this dataset's test references instead.")
-@click.option("--profile", default="cpu", show_default=True)
+@click.option("--profile", default="cpu", show_default=True, type=click.Choice(["cpu", "paper"]),
+              help="Which metric settings: cpu (offline models) or paper (the published checkpoints).")
 @click.option("--metrics", "metric_names", help="Comma-separated metric families (default: all).")
-@click.option("--set", "assignments", multiple=True)
+@click.option("--set", "assignments", multiple=True,
+              help="key=value override of a metric setting, e.g. metrics.bertscore.batch_size=32 (repeatable).")
 @click.option("--output-dir", default="runs", show_default=True, type=click.Path())
 def score_command(predictions, references, dataset, profile, metric_names, assignments, output_dir) -> None:
     """Score a predictions file the way `run` does and write the same files."""
@@ -175,7 +178,8 @@ def score_command(predictions, references, dataset, profile, metric_names, assig
 
 
 @main.command("leaderboard")
-@click.option("--results", default="runs", show_default=True, type=click.Path())
+@click.option("--results", default="runs", show_default=True, type=click.Path(),
+              help="A runs directory, as run --output-dir: its <dataset>/<method>/<run-id>/result.json files.")
 @click.option("--out", default=None, type=click.Path(),
               help="Where the tables go (default: RESULTS/boards, beside the results they are built from).")
 def leaderboard_command(results: str, out: str | None) -> None:
@@ -252,9 +256,9 @@ def calibrate() -> None:
 @click.option("--model", required=True, help="An offline model name, a local directory or a hub id.")
 @click.option("--out", type=click.Path(), help="Output LAYER,P,R,F file (default: the package's baselines folder).")
 @click.option("--pairs", "n_pairs", default=10_000, show_default=True, help="Random unrelated sentence pairs.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--batch-size", default=64, show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the pair draw.")
+@click.option("--batch-size", default=64, show_default=True, help="Sentences per forward pass.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 def calibrate_bertscore(model: str, out: str | None, n_pairs: int, seed: int, batch_size: int, device: str) -> None:
     """Per-layer BERTScore baseline over random pairs of unrelated XRec test texts (seeded)."""
     from xrec_bench.registry import metrics
@@ -266,8 +270,8 @@ def calibrate_bertscore(model: str, out: str | None, n_pairs: int, seed: int, ba
 @main.command("compare")
 @click.argument("run_a", type=click.Path())
 @click.argument("run_b", type=click.Path())
-@click.option("--seed", default=0, show_default=True)
-@click.option("--resamples", default=10_000, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option("--resamples", default=10_000, show_default=True, help="Paired bootstrap resamples.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 def compare_command(run_a: str, run_b: str, seed: int, resamples: int, as_json: bool) -> None:
     """Paired bootstrap test of every per-sample metric two runs on the same test set share."""

@@ -1,12 +1,15 @@
 """The device a run computes on (``runtime.device``): ``cpu``, ``cuda`` or ``cuda:N``.
 
 ``check_device_name`` validates the spelling (config resolution, no torch import); ``require_device``
-checks, before a run writes anything, that this machine has that device.
+checks, before a run writes anything, that this machine has that device; ``process_device`` gives each
+process of a multi-GPU launch its own GPU.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 
 from xrec_bench.errors import UserError
 
@@ -37,3 +40,12 @@ def require_device(device: str) -> None:
     if index >= count:
         raise UserError(f"--device {device}: this machine has {count} GPU{'s' if count > 1 else ''} "
                         f"(cuda:0 to cuda:{count - 1}); pick one of them.")
+
+
+def process_device(device: str, environ: Mapping[str, str] = os.environ) -> str:
+    """The device of this process: under ``accelerate launch`` / torchrun (``LOCAL_RANK`` set), a bare
+    ``cuda`` means this process's own GPU, ``cuda:<LOCAL_RANK>``, as accelerate places the trained
+    modules; an explicit ``cuda:N`` or ``cpu`` is kept."""
+    if device == "cuda" and environ.get("LOCAL_RANK") is not None:
+        return f"cuda:{int(environ['LOCAL_RANK'])}"
+    return device

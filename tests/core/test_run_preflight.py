@@ -69,3 +69,12 @@ def test_run_refuses_a_bad_metric_setting_before_fitting(tmp_path):
                    "metrics.bertscore.batch_size=abc", "--output-dir", str(tmp_path / "runs"))
     assert done.returncode == 2 and "metrics.bertscore.batch_size must be" in done.stderr
     assert "stage fit" not in done.stderr and not (tmp_path / "runs").exists()
+
+
+def test_each_process_of_a_multi_gpu_launch_gets_its_own_gpu():
+    from xrec_bench.devices import process_device
+
+    assert process_device("cuda", {"LOCAL_RANK": "3", "RANK": "7"}) == "cuda:3"
+    assert process_device("cuda", {}) == "cuda"
+    assert process_device("cuda:1", {"LOCAL_RANK": "3"}) == "cuda:1"
+    assert process_device("cpu", {"LOCAL_RANK": "3"}) == "cpu"
