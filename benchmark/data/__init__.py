@@ -1,6 +1,8 @@
 """Datasets: the XRec release format, mini re-splits, fetching, safe unpickling, dataset cards.
 
-Every module here registers its datasets in ``xrec_bench.registry.datasets``.
+Every module here registers its datasets in ``xrec_bench.registry.datasets``: objects with the
+``xrec_bench.plugin.Dataset`` contract (release folder, item word, ``load``, ``card``), so a new
+dataset is one module.
 """
 
 from __future__ import annotations
