@@ -48,10 +48,10 @@ def score_all(config: dict[str, Any], predictions: Sequence[str], references: Se
 
     payloads: dict[str, dict[str, Any]] = {}
     per_sample: dict[str, list[float | None]] = {}
-    bootstrap = int(config["metrics"].get("bootstrap_resamples") or 0)  # 0 turns the 95% CI off
+    bootstrap = int(config["metrics"]["bootstrap_resamples"])  # 0 turns the 95% CI off
     for family in config["metrics"]["names"]:
         metric_cls = metrics.get(family)
-        metric_config = config["metrics"].get(family, {})
+        metric_config = config["metrics"][family]
         with stages.stage(f"score:{family}"):
             try:
                 results = metric_cls(metric_config).score(list(predictions), list(references), ctx)
