@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from xrec_bench.errors import UserError
+from xrec_bench.methods.wordlevel.losses import target_nll
 from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
 
 SOURCE_LENGTH = 2  # [user, item]; PETER+ would add the feature word, which XRec data lacks
@@ -124,9 +125,7 @@ class PeterNetwork(nn.Module):
     def losses(self, users: torch.Tensor, items: torch.Tensor, sequences: torch.Tensor) -> dict:
         hidden = self.encode(users, items, sequences[:, :-1])
         targets = sequences[:, 1:]
-        logits = self.hidden2token(hidden[:, SOURCE_LENGTH:])
-        text_nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                   ignore_index=PAD_ID)
+        text_nll = target_nll(self.hidden2token, hidden[:, SOURCE_LENGTH:], targets)
         # Context prediction: the item position's one distribution scores every word after <bos>
         # (w1..wL, <eos> included when the sentence is shorter than L; pads ignored).
         context = F.log_softmax(self.hidden2token(hidden[:, 1]), dim=-1)

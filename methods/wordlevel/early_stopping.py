@@ -66,12 +66,13 @@ def train_with_early_stopping(
     ``epoch_cpu_seconds``: the process's CPU time over the same span, which on a shared machine says
     more than the wall time about how long an idle one would take),
     ``stopped_epoch`` (the best epoch, whose state was reloaded), ``best_valid_loss``,
-    ``epochs_run`` and ``stop_reason`` (``"endure"`` or ``"max_epochs"``).
+    ``epochs_run`` and ``stopped_by``: the rule that ended training, ``"endurance"`` (the cumulative
+    counter reached ``endure``) or ``"max_epochs"`` (the cap came first).
     """
     stopper = CumulativeEarlyStopping(endure)
     history: list[dict[str, Any]] = []
     best_state = None
-    stop_reason = "max_epochs"
+    stopped_by = "max_epochs"
     epochs = range(1, max_epochs + 1)
     for epoch in progress(epochs, total=max_epochs, desc="epochs") if progress else epochs:
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -84,11 +85,11 @@ def train_with_early_stopping(
         if improved:
             best_state = state_dict_fn()
         elif stopper.should_stop:
-            stop_reason = "endure"
+            stopped_by = "endurance"
             break
         elif on_no_improvement is not None:
             on_no_improvement(epoch)
     if best_state is not None:
         load_fn(best_state)
     return {"history": history, "stopped_epoch": stopper.best_epoch, "best_valid_loss": stopper.best_loss,
-            "epochs_run": len(history), "stop_reason": stop_reason}
+            "epochs_run": len(history), "stopped_by": stopped_by}

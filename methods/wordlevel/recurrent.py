@@ -2,13 +2,14 @@
 
 A subclass defines ``start(users, items) -> hidden state`` and has ``word_embeddings``, ``rnn``
 (batch-first LSTM or GRU) and ``hidden2token``; this base gives the losses and both decoding paths.
+The training loss projects only the non-pad target positions onto the vocabulary (``target_nll``).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from xrec_bench.methods.wordlevel.losses import target_nll
 from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
 
 
@@ -33,22 +34,24 @@ class RecurrentDecoder(nn.Module):
     def start(self, users: torch.Tensor, items: torch.Tensor):
         raise NotImplementedError
 
-    def run(self, state, tokens: torch.Tensor) -> tuple[torch.Tensor, object]:
-        """Logits (B, T, V) for the tokens (B, T), and the state after them."""
+    def hidden(self, state, tokens: torch.Tensor) -> tuple[torch.Tensor, object]:
+        """RNN outputs (B, T, H) for the tokens (B, T), and the state after them."""
         embedded = self.word_embeddings(tokens)
         if lstm_needs_fp32(self.rnn, embedded):
             with torch.autocast("cpu", enabled=False):
                 state = None if state is None else tuple(part.float() for part in state)
-                output, state = self.rnn(embedded.float(), state)
-        else:
-            output, state = self.rnn(embedded, state)
+                return self.rnn(embedded.float(), state)
+        return self.rnn(embedded, state)
+
+    def run(self, state, tokens: torch.Tensor) -> tuple[torch.Tensor, object]:
+        """Logits (B, T, V) for the tokens (B, T), and the state after them."""
+        output, state = self.hidden(state, tokens)
         return self.hidden2token(output), state
 
     def losses(self, users: torch.Tensor, items: torch.Tensor, sequences: torch.Tensor) -> dict:
-        logits, _ = self.run(self.start(users, items), sequences[:, :-1])
+        output, _ = self.hidden(self.start(users, items), sequences[:, :-1])
         targets = sequences[:, 1:]
-        text_nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                   ignore_index=PAD_ID)
+        text_nll = target_nll(self.hidden2token, output, targets)
         return {"objective": text_nll, "text_nll": text_nll.detach(),
                 "text_tokens": (targets != PAD_ID).sum()}
 

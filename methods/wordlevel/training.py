@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-from xrec_bench.errors import UserError
 from xrec_bench.methods.wordlevel.early_stopping import train_with_early_stopping
+from xrec_bench.methods.wordlevel.precision import check_training_precision
 from xrec_bench.methods.wordlevel.sequences import EncodedSplit
 from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
 from xrec_bench.methods.wordlevel.validation import ValidationMean, check_criterion
@@ -50,17 +50,16 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
                      valid_criterion: str = "official-batch-weighted") -> dict[str, Any]:
     """Train with the official protocol and reload the best epoch; returns the training report.
 
-    ``precision="bf16"`` runs the forward passes under bfloat16 autocast (weights and optimiser
-    stay fp32); "fp32" is the official setting. ``valid_criterion`` is one of
+    ``precision="bf16-autocast"`` runs the forward passes under bfloat16 autocast (weights and
+    optimiser stay fp32); "fp32" is the official setting (``xrec_bench.methods.wordlevel.precision``). ``valid_criterion`` is one of
     ``xrec_bench.methods.wordlevel.validation.CRITERIA``; validation batches have ``batch_size`` records, in
     split order, as officially.
     """
-    if precision not in ("fp32", "bf16"):
-        raise UserError(f"Unknown precision {precision!r}; set method.precision to fp32 or bf16.")
+    check_training_precision(precision)
     check_criterion(valid_criterion)
 
     def autocast():
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16-autocast")
 
     generator = torch.Generator().manual_seed(seed)
     if device.type == "cuda":
@@ -110,7 +109,7 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
                                        on_no_improvement=on_no_improvement, progress=progress)
     for entry, lr in zip(report["history"], epoch_lrs):
         entry["lr"] = lr
-    if precision == "bf16" and device.type == "cpu" and any(isinstance(m, torch.nn.LSTM) for m in model.modules()):
+    if precision == "bf16-autocast" and device.type == "cpu" and any(isinstance(m, torch.nn.LSTM) for m in model.modules()):
         from xrec_bench.methods.wordlevel.recurrent import cpu_has_bf16_lstm
 
         if not cpu_has_bf16_lstm():

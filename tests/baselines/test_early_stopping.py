@@ -25,7 +25,7 @@ def test_counter_is_cumulative_not_consecutive():
     losses = [5.0, 4.0, 4.5, 3.0, 3.5, 2.0, 2.5, 1.0, 1.5, 1.2, 0.5]
     report, state, decays = run_curve(losses)
     assert report["epochs_run"] == 10
-    assert report["stop_reason"] == "endure"
+    assert report["stopped_by"] == "endurance"
     assert report["stopped_epoch"] == 8
     assert report["best_valid_loss"] == 1.0
     assert state["epoch"] == 8  # the best state was loaded back
@@ -36,7 +36,7 @@ def test_counter_is_cumulative_not_consecutive():
 def test_equal_loss_is_not_an_improvement_and_history_is_complete():
     report, _, _ = run_curve([2.0, 2.0, 2.0], max_epochs=3, endure=5)
     assert [h["improved"] for h in report["history"]] == [True, False, False]
-    assert report["stop_reason"] == "max_epochs"
+    assert report["stopped_by"] == "max_epochs"
     assert [h["train_loss"] for h in report["history"]] == [9.0, 8.0, 7.0]
     assert all(h["epoch_seconds"] >= 0 and h["epoch_cpu_seconds"] >= 0 for h in report["history"])
 

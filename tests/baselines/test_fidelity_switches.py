@@ -108,7 +108,7 @@ def test_a_paper_profile_fit_reports_the_batch_weighted_validation_loss():
     records = [Record(f"r{k}", k % 3, k % 2, "", "", "", text) for k, text in enumerate(texts)]
     cls = methods.get("nrt")
     # A few epochs at a high rate, so that short and long explanations get clearly different losses.
-    config = {**plugin_layer(cls, "paper"), "length": "official", "max_epochs": 8, "batch_size": 2,
+    config = {**plugin_layer(cls, "paper"), "length": "official", "max_epochs": 8, "training": {"batch_size": 2},
               "emsize": 8, "nhid": 16, "lr": 0.05}
     method = cls(config)
     report = method.fit(DatasetSplits("hand", records, records, records, None, {}), RunContext(seed=0))

@@ -30,7 +30,7 @@ def test_fits_real_explanations_and_explains_them(name, mirror, tmp_path):
     # Validating on the training slice checks that the model can fit (user, item) → explanation.
     splits = DatasetSplits("yelp-mini-slice", records, records, records, None, {})
     cls = methods.get(name)
-    config = {**plugin_layer(cls, "cpu"), "length": "official", "max_epochs": 40, "batch_size": 16,
+    config = {**plugin_layer(cls, "cpu"), "length": "official", "max_epochs": 40, "training": {"batch_size": 16},
               **NARROW[name]}
     method = cls(config)
     report = method.fit(splits, RunContext(seed=0))
@@ -59,7 +59,7 @@ def test_peter_decays_its_learning_rate_only_after_non_improving_epochs(mirror):
     records = load_dataset("yelp-mini").train[:16]
     splits = DatasetSplits("yelp-mini-slice", records, load_dataset("yelp-mini").valid[:16], records, None, {})
     cls = methods.get("peter")
-    config = {**plugin_layer(cls, "paper"), "length": "official", "max_epochs": 12, "batch_size": 8,
+    config = {**plugin_layer(cls, "paper"), "length": "official", "max_epochs": 12, "training": {"batch_size": 8},
               **NARROW["peter"]}
     history = cls(config).fit(splits, RunContext(seed=0))["history"]
     assert not all(epoch["improved"] for epoch in history)  # held-out data: some epochs do not improve
@@ -73,7 +73,7 @@ def test_the_same_seed_trains_the_same_model(mirror):
     records = load_dataset("yelp-mini").train[:16]
     splits = DatasetSplits("yelp-mini-slice", records, records, records, None, {})
     cls = methods.get("nrt")
-    config = {**plugin_layer(cls, "cpu"), "length": "official", "max_epochs": 3, "batch_size": 4,
+    config = {**plugin_layer(cls, "cpu"), "length": "official", "max_epochs": 3, "training": {"batch_size": 4},
               **NARROW["nrt"]}
     runs = [cls(config) for _ in range(3)]
     losses = [[e["valid_loss"] for e in run.fit(splits, RunContext(seed=seed))["history"]]

@@ -17,7 +17,7 @@ from xrec_bench.plugin import Method, RunContext
 from xrec_bench.records import DatasetSplits
 from xrec_bench.registry import methods
 
-WORD_LEVEL = {"length": "official", "max_epochs": 2, "batch_size": 8}
+WORD_LEVEL = {"length": "official", "max_epochs": 2, "training": {"batch_size": 8}}
 
 
 def tiny_overrides(llama_dir: Path) -> dict[str, dict[str, Any]]:
@@ -28,7 +28,8 @@ def tiny_overrides(llama_dir: Path) -> dict[str, dict[str, Any]]:
                  "training": {"batch_size": 4, "lr": 1e-2, "log_every": 1, "valid_records": 4,
                               "max_target_tokens": 24},
                  "generation": {"max_new_tokens": 6, "batch_size": 4}},
-        "pepler": {"backbone": str(llama_dir), "length": "official", "batch_size": 8, "explain_batch_size": 4,
+        "pepler": {"backbone": str(llama_dir), "length": "official", "training": {"batch_size": 8},
+                   "generation": {"batch_size": 4},
                    "stage1": {"max_epochs": 1, "lr": 1e-2}, "stage2": {"max_epochs": 1, "lr": 1e-3}},
         "att2seq": {**WORD_LEVEL, "emsize": 16, "nhid": 32},
         "nrt": {**WORD_LEVEL, "emsize": 16, "nhid": 32},
