@@ -8,6 +8,7 @@ import torch
 from xrec_bench.methods.xrec import XRec, adapter, generation, graph, prompting, training
 from xrec_bench.methods.xrec.injection import CollaborativeInjector
 
+from tests.xrec.reference_generate import transformers_generate
 from tests.xrec.synthetic import make_graph, make_records
 
 IM_START, IM_END = 1, 2  # SmolLM2's chat tokens
@@ -144,23 +145,6 @@ def test_added_rows_mean_or_seeded_normal(tokenizer_dir):
                      for _ in range(2))
     torch.testing.assert_close(first, second)  # seeded: a saved run needs no copy of the backbone
     assert not torch.allclose(first[0], first[1]) and 0.01 < float(first.std()) < 0.04
-
-
-def transformers_generate(tiny, injector, rows, user, item, cfg, stop):
-    """The reference: transformers' generate with the same settings (what generation used before)."""
-    from transformers import LogitsProcessorList
-
-    ids, mask = generation.left_padded(rows, tiny.tokenizer.pad_token_id)
-    processors = LogitsProcessorList()
-    if cfg["repetition_penalty"] != 1.0:
-        processors.append(generation.SparingRepetitionPenalty(cfg["repetition_penalty"], stop))
-    with torch.no_grad(), injector.inject(user, item):
-        out = tiny.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=cfg["max_new_tokens"],
-                                  do_sample=False, num_beams=1, pad_token_id=tiny.tokenizer.pad_token_id,
-                                  eos_token_id=list(stop), logits_processor=processors, temperature=None,
-                                  top_p=None, top_k=None, suppress_tokens=tiny.special_ids)
-    return [row[:generation.decoding_record(row, stop, cfg["max_new_tokens"])["new_tokens"]]
-            for row in out[:, ids.shape[1]:].tolist()]
 
 
 @pytest.mark.parametrize("static_cache", [True, False])
