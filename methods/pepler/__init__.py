@@ -31,8 +31,10 @@ Config (``method.*``; the ``paper`` profile is the official setting, ``cpu`` the
   target token of the split). The cpu profile's batches are 32 records grouped by length, so a
   batch-weighted mean would weight short and long explanations differently from the official
   128-record batches in file order; the token-weighted mean depends on neither.
-- ``batch_size`` (official 128), ``endure`` (5), ``adam_eps`` (1e-6), ``weight_decay`` (0),
-  ``prompt_init_range`` (0.1), ``bf16`` (autocast), ``group_by_length``, ``explain_batch_size``,
+- ``training.batch_size`` (official 128), ``training.micro_batch_size`` (rows per forward/backward
+  pass inside a batch, gradients accumulated to the whole batch's; null: the whole batch),
+  ``endure`` (5), ``adam_eps`` (1e-6), ``weight_decay`` (0), ``prompt_init_range`` (0.1),
+  ``precision`` (``fp32`` or ``bf16-autocast``), ``group_by_length``, ``generation.batch_size``,
   ``use_kv_cache``.
 
 Deviations of the ``cpu`` profile from ``paper`` (so that a mini dataset's ~2,400 training records
@@ -45,9 +47,9 @@ no label, so the loss is the same). Both profiles: batches are padded to their o
 first epoch is in file order, unseeded), the user/item tables have a row for every id of every
 split, as officially (test-only ids keep their random rows; the report's ``unseen`` says how many),
 and the explanation is encoded without the leading space the official ``"<bos> " + text`` gives its
-first word. Measured (yelp-mini, ``--limit 32``, cpu profile): peak RSS 6.8 GB while fitting
-(batch 32 of up to 98 tokens, 49k-entry vocabulary); a smaller ``batch_size`` shrinks the
-activations (not measured) if memory is tight.
+first word. Memory: the loss projects only the positions that have a label onto the 49k-entry
+vocabulary, and the cpu profile computes each batch of 32 in slices of 4 rows
+(``training.micro_batch_size``), so only one slice's activations and logits are alive.
 
 Not applicable on the XRec data: PEPLER-MF / PEPLER-MLP (the official reg.py) need star ratings, and
 PEPLER-D (discrete.py) needs per-record feature words; XRec's data has neither, so neither variant
@@ -61,6 +63,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from xrec_bench.hardware import cpu_has_native_bf16
+from xrec_bench.methods.wordlevel.precision import check_training_precision
 from xrec_bench.plugin import Method, RunContext
 from xrec_bench.records import DatasetSplits, Record
 from xrec_bench.registry import methods
@@ -72,7 +75,9 @@ class Pepler(Method):
     defaults: ClassVar[dict[str, Any]] = {
         "backbone": "gpt2",
         "length": "xrec",
-        "batch_size": 128,
+        # batch_size: records per optimiser step (official 128); micro_batch_size: rows per forward and
+        # backward pass within it (null: the whole batch), gradients accumulated to the batch's.
+        "training": {"batch_size": 128, "micro_batch_size": None},
         "endure": 5,
         "valid_criterion": "official-batch-weighted",
         "stage1": {"max_epochs": 100, "lr": 1e-3},
@@ -81,17 +86,19 @@ class Pepler(Method):
         "weight_decay": 0.0,
         "stage1_train_token_embeddings": True,
         "prompt_init_range": 0.1,
-        "bf16": False,
+        "precision": "fp32",  # fp32 | bf16-autocast (xrec_bench.methods.wordlevel.precision)
         "group_by_length": False,
-        "explain_batch_size": 64,
+        "generation": {"batch_size": 64},
         "use_kv_cache": True,
     }
     profiles: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {},
         "cpu": {
             "backbone": "smollm2-135m-instruct",
-            "bf16": cpu_has_native_bf16(),  # hardware bf16 only (benchmark/hardware.py)
-            "batch_size": 32,
+            "precision": "bf16-autocast" if cpu_has_native_bf16() else "fp32",  # hardware bf16 only
+            # Slices of 4 rows keep one slice's activations and logits alive instead of 32 rows':
+            # peak RSS of a --limit 300 fit 10.8 GB with whole batches (docs/fidelity.md, PEPLER).
+            "training": {"batch_size": 32, "micro_batch_size": 4},
             "group_by_length": True,
             "valid_criterion": "token-weighted",
             "stage1": {"max_epochs": 2},
@@ -101,6 +108,7 @@ class Pepler(Method):
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
+        check_training_precision(config.get("precision", self.defaults["precision"]))
         self.model = None
         self.tokenizer = None
         self.meta: dict[str, Any] = {}
@@ -124,7 +132,7 @@ class Pepler(Method):
     @property
     def explain_batch_size(self) -> int:
         """The runner hands ``explain`` whole batches of this size (every prompt is ``[u, i, <bos>]``)."""
-        return int(self.config["explain_batch_size"])
+        return int(self.config["generation"]["batch_size"])
 
     def explain(self, records: Sequence[Record], ctx: RunContext) -> list[str]:
         import torch
@@ -136,13 +144,13 @@ class Pepler(Method):
             raise RuntimeError("PEPLER.explain called before fit or load")
         user_map, item_map = IdMap(self.meta["user_ids"]), IdMap(self.meta["item_ids"])
         self.model.to(ctx.device).eval()
-        size = self.config["explain_batch_size"]
+        size = self.config["generation"]["batch_size"]
         texts: list[str] = []
         for start in range(0, len(records), size):
             chunk = records[start:start + size]
             users = torch.tensor([user_map(r.uid) for r in chunk], device=ctx.device)
             items = torch.tensor([item_map(r.iid) for r in chunk], device=ctx.device)
-            with autocast(ctx.device, self.config["bf16"]):
+            with autocast(ctx.device, self.config["precision"] != "fp32"):
                 generated = greedy_generate(self.model, users, items, self.tokenizer.bos_token_id,
                                             self.tokenizer.eos_token_id, self.meta["max_tokens"] + 1,
                                             use_cache=self.config["use_kv_cache"])

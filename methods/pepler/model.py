@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from xrec_bench.errors import UserError
 
@@ -49,20 +50,30 @@ class PromptedLM(nn.Module):
 
     def forward(self, users: torch.Tensor, items: torch.Tensor, token_ids: torch.Tensor,
                 token_mask: torch.Tensor) -> torch.Tensor:
-        """Mean token-level NLL of ``token_ids`` (``<bos> text <eos> <pad>..``, right-padded) given the prompt.
+        """Mean token-level NLL of ``token_ids`` (``<bos> text <eos> <pad>..``, right-padded) given the prompt."""
+        total, count = self.nll_sum(users, items, token_ids, token_mask)
+        return total / count
 
-        Labels are -100 on the prompt and the pads; HF shifts them, so (as in the official code)
-        the item position is trained to predict ``<bos>``.
+    def nll_sum(self, users: torch.Tensor, items: torch.Tensor, token_ids: torch.Tensor,
+                token_mask: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Summed NLL of every text token and how many there are (the mean is HF's causal-LM loss).
+
+        Position p predicts token p + 1, so (as in the official code, where HF shifts the labels) the
+        item position is trained to predict ``<bos>``; the prompt and pads carry no label. Only the
+        positions with a label go through the LM head: no vocabulary-sized logits for pads, and
+        the same value as ``backbone(..., labels=...).loss`` times the token count.
         """
         text = self.backbone.get_input_embeddings()(token_ids)
         embeds = torch.cat([self.prompt_embeddings(users, items).to(text.dtype), text], dim=1)
         prompt_mask = token_mask.new_ones(token_mask.size(0), PROMPT_LENGTH)
         attention_mask = torch.cat([prompt_mask, token_mask], dim=1)
-        ignored = torch.full((token_ids.size(0), PROMPT_LENGTH), -100, dtype=token_ids.dtype,
-                             device=token_ids.device)
-        labels = torch.cat([ignored, token_ids.masked_fill(token_mask == 0, -100)], dim=1)
-        return self.backbone(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels,
-                             use_cache=False).loss
+        hidden = self.backbone.base_model(inputs_embeds=embeds, attention_mask=attention_mask,
+                                          use_cache=False).last_hidden_state
+        # hidden[:, PROMPT_LENGTH - 1 + t] predicts token t (t = 0 is <bos>, predicted by the item position).
+        predicting = hidden[:, PROMPT_LENGTH - 1:-1][token_mask.bool()]
+        logits = self.backbone.get_output_embeddings()(predicting).float()
+        count = int(token_mask.sum())
+        return F.cross_entropy(logits, token_ids[token_mask.bool()], reduction="sum"), count
 
     def set_stage(self, stage: int, train_token_embeddings: bool) -> None:
         """Stage 1 trains the prompts (and, if asked, the token embeddings); stage 2 trains everything.

@@ -67,27 +67,42 @@ class StageTrainer:
         self.generator = torch.Generator().manual_seed(ctx.seed)
         self.optimizer: torch.optim.Optimizer | None = None
 
-    def _loss(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, int]:
+    def _nll(self, batch: tuple[torch.Tensor, ...], backward: bool) -> tuple[float, int]:
+        """The batch's summed text-token NLL and its token count, computed ``training.micro_batch_size``
+        rows at a time (each slice padded only to its own longest row).
+
+        With ``backward``, each slice adds the gradient of its share of the batch's token mean
+        (its summed NLL over the batch's token count), so the accumulated gradient is the one of
+        the whole batch at once; only one slice's activations and logits are alive at a time.
+        """
         users, items, ids, mask = (t.to(self.ctx.device) for t in batch)
-        with autocast(self.ctx.device, self.config["bf16"]):
-            loss = self.model(users, items, ids, mask)
-        return loss, int(mask.sum())  # one target per text token (the item position predicts <bos>)
+        count = int(mask.sum())
+        rows = self.config["training"]["micro_batch_size"] or len(users)
+        total = 0.0
+        for start in range(0, len(users), rows):
+            part = slice(start, start + rows)
+            width = int(mask[part].sum(dim=1).max())
+            with autocast(self.ctx.device, self.config["precision"] != "fp32"):
+                nll, _ = self.model.nll_sum(users[part], items[part], ids[part, :width], mask[part, :width])
+            if backward:
+                (nll / count).backward()
+            total += float(nll.detach())
+        return total, count  # one target per text token (the item position predicts <bos>)
 
     def run_epoch(self, epoch: int, stage: int) -> float:
         self.model.train()
-        batches = batch_order(self.train.lengths, self.config["batch_size"], self.generator,
+        batches = batch_order(self.train.lengths, self.config["training"]["batch_size"], self.generator,
                               self.config["group_by_length"])
         total, tokens = 0.0, 0
         stream = iterate_batches(self.train.users, self.train.items, self.train.sequences, batches,
                                  self.tokenizer.pad_token_id)
         bar = self.ctx.progress(stream, total=len(batches), desc=f"pepler stage {stage} epoch {epoch}")
         for batch in bar:
-            loss, count = self._loss(batch)
-            bar.report(loss=float(loss.detach()), lr=self.optimizer.param_groups[0]["lr"])
-            loss.backward()
+            nll, count = self._nll(batch, backward=True)
+            bar.report(loss=nll / count, lr=self.optimizer.param_groups[0]["lr"])
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
-            total, tokens = total + float(loss.detach()) * count, tokens + count
+            total, tokens = total + nll, tokens + count
         return total / max(tokens, 1)
 
     @torch.no_grad()
@@ -98,12 +113,13 @@ class StageTrainer:
         does; "token-weighted" by its target tokens (the mean over every token of the split).
         """
         self.model.eval()
-        batches = batch_order(self.valid.lengths, self.config["batch_size"], None, self.config["group_by_length"])
+        batches = batch_order(self.valid.lengths, self.config["training"]["batch_size"], None,
+                              self.config["group_by_length"])
         criterion = ValidationMean(self.config["valid_criterion"])
         for batch in iterate_batches(self.valid.users, self.valid.items, self.valid.sequences, batches,
                                      self.tokenizer.pad_token_id):
-            loss, count = self._loss(batch)
-            criterion.add(float(loss.detach()), len(batch[0]), count)
+            nll, count = self._nll(batch, backward=False)
+            criterion.add(nll / count, len(batch[0]), count)
         return criterion.value
 
     def run_stage(self, stage: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from tests.pepler.conftest import sliced
 
 def tiny_config(backbone_dir, **overrides):
     config = plugin_layer(Pepler, "cpu")
-    config.update(backbone=str(backbone_dir), length="official", batch_size=8, bf16=False,
+    config.update(backbone=str(backbone_dir), length="official", training={"batch_size": 8, "micro_batch_size": 3}, precision="fp32",
                   stage1={"max_epochs": 2, "lr": 1e-2}, stage2={"max_epochs": 2, "lr": 1e-3})
     config.update(overrides)
     return config
@@ -24,7 +24,7 @@ def test_registered_with_both_profiles():
     assert methods.get("pepler") is Pepler
     paper, cpu = plugin_layer(Pepler, "paper"), plugin_layer(Pepler, "cpu")
     assert paper["backbone"] == "gpt2" and cpu["backbone"] == "smollm2-135m-instruct"
-    assert paper["batch_size"] == 128 and paper["stage1"] == paper["stage2"] == {"max_epochs": 100, "lr": 1e-3}
+    assert paper["training"] == {"batch_size": 128, "micro_batch_size": None} and paper["stage1"] == paper["stage2"] == {"max_epochs": 100, "lr": 1e-3}
     assert paper["adam_eps"] == 1e-6 and paper["weight_decay"] == 0.0 and paper["endure"] == 5
     assert paper["stage1_train_token_embeddings"] is True and paper["length"] == cpu["length"] == "xrec"
     assert cpu["stage1"] == {"max_epochs": 2, "lr": 1e-3}  # the profile overrides only what it names

@@ -69,6 +69,34 @@ def test_loss_is_the_token_mean_nll_of_the_text_after_the_prompt(tiny):
         assert torch.allclose(model(users, items, ids.masked_fill(mask == 0, 7), mask), loss, atol=1e-5)
 
 
+@pytest.mark.parametrize("rows", [1, 2])
+def test_micro_batches_accumulate_the_whole_batch_gradient(tiny, rows):
+    from xrec_bench.methods.pepler.training import EncodedSplit, StageTrainer
+    from xrec_bench.plugin import RunContext
+
+    model, tokenizer = tiny
+    model.eval()  # no dropout: the two ways must see the same network
+    texts = ["Good pizza and quick service.", "Quiet.", "The staff were friendly and the room was clean."]
+    batch = (torch.tensor([1, 3, 0]), torch.tensor([0, 2, 1]),
+             *pad_right([encode_explanation(tokenizer, t, 96) for t in texts], tokenizer.pad_token_id))
+
+    def gradients(micro_batch_size):
+        config = {"training": {"micro_batch_size": micro_batch_size}, "precision": "fp32"}
+        trainer = StageTrainer(model, tokenizer, EncodedSplit([], [], []), EncodedSplit([], [], []),
+                               config, RunContext())
+        model.zero_grad(set_to_none=True)
+        nll, count = trainer._nll(batch, backward=True)
+        return nll / count, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    whole_loss, whole = gradients(None)
+    sliced_loss, sliced = gradients(rows)
+    with torch.no_grad():
+        assert whole_loss == pytest.approx(float(model(*batch)), abs=1e-5)  # HF-style token mean
+    assert sliced_loss == pytest.approx(whole_loss, abs=1e-5) and whole.keys() == sliced.keys()
+    for name, grad in whole.items():
+        torch.testing.assert_close(sliced[name], grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
 @pytest.mark.parametrize("train_token_embeddings", [True, False])
 def test_stage_one_trains_only_the_prompts_and_optionally_the_token_embeddings(tiny, train_token_embeddings):
     model, tokenizer = tiny
