@@ -35,19 +35,48 @@ def library_baseline(model: str, lang: str) -> Path | None:
     return path if path.is_file() else None
 
 
+# metrics.bertscore.precision: "fp32", or "bf16": the encoder's forward under bfloat16 autocast (its
+# matrix products in bf16; LayerNorm, the token similarities and the rescaling in fp32). Faster only
+# where the CPU has hardware bf16; tests/metrics_models/test_perf_bertscore.py reports how far its F1
+# lands from fp32's.
+PRECISIONS = ("fp32", "bf16")
+
+
+class AutocastEncoder:
+    """The encoder bert-score calls (``model(ids, attention_mask=...)[0]``), run under bf16 autocast and
+    returning fp32 token embeddings."""
+
+    def __init__(self, model: Any, device_type: str):
+        self.model, self.device_type = model, device_type
+
+    def __getattr__(self, name: str) -> Any:  # parameters(), config, eval() ... of the wrapped encoder
+        return getattr(self.model, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple:
+        import torch
+
+        with torch.autocast(self.device_type, dtype=torch.bfloat16):
+            out = self.model(*args, **kwargs)
+        return (out[0].float(), *out[1:])
+
+
 def load_scorer(model_path: str, num_layers: int | None, *, baseline_path: Path | None, lang: str,
-                device: str, batch_size: int):
+                device: str, batch_size: int, precision: str = "fp32"):
     """A ``bert_score.BERTScorer``, loaded once per process for each configuration."""
 
     def load():
+        import torch
         from bert_score import BERTScorer
 
-        return BERTScorer(model_type=model_path, num_layers=num_layers, lang=lang, device=device,
-                          rescale_with_baseline=baseline_path is not None,
-                          baseline_path=str(baseline_path) if baseline_path is not None else None,
-                          batch_size=batch_size)
+        scorer = BERTScorer(model_type=model_path, num_layers=num_layers, lang=lang, device=device,
+                            rescale_with_baseline=baseline_path is not None,
+                            baseline_path=str(baseline_path) if baseline_path is not None else None,
+                            batch_size=batch_size)
+        if precision == "bf16":
+            scorer._model = AutocastEncoder(scorer._model, torch.device(device).type)
+        return scorer
 
-    return load_once("bertscore", (model_path, num_layers, str(baseline_path), lang, device), load)
+    return load_once("bertscore", (model_path, num_layers, str(baseline_path), lang, device, precision), load)
 
 
 @metrics.register("bertscore", summary="BERTScore precision/recall/F1 (bert-score library), rescaled")
@@ -62,6 +91,7 @@ class BERTScore(Metric):
         "baseline": None,
         "lang": "en",
         "batch_size": 64,
+        "precision": "fp32",  # fp32 | bf16 (see PRECISIONS), fp32 in every profile
     }
     profiles = {
         "cpu": {"model": "all-minilm-l6-v2", "num_layers": 6},
@@ -96,6 +126,13 @@ class BERTScore(Metric):
                             f"metrics.bertscore.baseline, or set metrics.bertscore.rescale=false.")
         return path
 
+    def _precision(self) -> str:
+        precision = self.config.get("precision", "fp32")
+        if precision not in PRECISIONS:
+            raise UserError(f"metrics.bertscore.precision must be one of {', '.join(PRECISIONS)}, not "
+                            f"{precision!r}; fix it with --set metrics.bertscore.precision=fp32.")
+        return precision
+
     def result_config(self, baseline: Path | None) -> dict[str, Any]:
         return {
             "model": self.config["model"],
@@ -104,6 +141,7 @@ class BERTScore(Metric):
             "rescale": baseline is not None,
             "baseline": sha256_of(baseline) if baseline is not None else None,
             "lang": self.config.get("lang", "en"),
+            "precision": self._precision(),
             "bert_score": metadata.version("bert-score"),
         }
 
@@ -118,7 +156,8 @@ class BERTScore(Metric):
         except ModelNotAvailable as exc:
             raise MetricUnavailable(str(exc)) from None
         scorer = load_scorer(model_path, self.config["num_layers"], baseline_path=baseline,
-                             lang=config["lang"], device=ctx.device, batch_size=self.config.get("batch_size", 64))
+                             lang=config["lang"], device=ctx.device, batch_size=self.config.get("batch_size", 64),
+                             precision=config["precision"])
         precision, recall, f1 = scorer.score(list(predictions), list(references),
                                              batch_size=self.config.get("batch_size", 64))
         return {

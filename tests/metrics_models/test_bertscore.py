@@ -9,7 +9,7 @@ import pytest
 from xrec_bench.config import plugin_layer
 from xrec_bench.data.fetch import ensure_file
 from xrec_bench.data.safe_pickle import load_string_list
-from xrec_bench.errors import MetricUnavailable
+from xrec_bench.errors import MetricUnavailable, UserError
 from xrec_bench.files import sha256_of
 from xrec_bench.metrics.bertscore import BERTScore, shipped_baseline
 from xrec_bench.metrics.bertscore_baseline import calibrate_baseline, draw_pairs
@@ -49,7 +49,7 @@ def check_parity(predictions, references):
         assert result.n == len(predictions)
         assert result.config == {"model": MINILM, "num_layers": 6, "idf": False, "rescale": True,
                                  "baseline": sha256_of(shipped_baseline(MINILM)), "lang": "en",
-                                 "bert_score": "0.3.13"}
+                                 "precision": "fp32", "bert_score": "0.3.13"}
     return results
 
 
@@ -119,3 +119,18 @@ def test_std_is_numpy_population_std():
 
     result = summarise([1.0, 2.0, 4.0], {}, declared=ValueSpec("sample"))
     assert result.value == pytest.approx(7 / 3) and result.std == pytest.approx(np.std([1.0, 2.0, 4.0]))
+
+
+def test_bf16_precision_is_recorded_and_close_to_fp32(google_pairs):
+    predictions, references = (part[:32] for part in google_pairs)
+    fp32 = BERTScore(plugin_layer(BERTScore, "cpu")).score(predictions, references, RunContext())
+    bf16 = BERTScore({**plugin_layer(BERTScore, "cpu"), "precision": "bf16"}).score(predictions, references,
+                                                                                   RunContext())
+    assert bf16["bertscore_f1"].config["precision"] == "bf16" and fp32["bertscore_f1"].config["precision"] == "fp32"
+    gap = max(abs(a - b) for a, b in zip(bf16["bertscore_f1"].per_sample, fp32["bertscore_f1"].per_sample))
+    assert 0 < gap < 0.05  # a different computation (bf16 products), close to fp32's scores
+
+
+def test_an_unknown_precision_is_refused_in_one_sentence(google_pairs):
+    with pytest.raises(UserError, match="metrics.bertscore.precision must be one of fp32, bf16"):
+        BERTScore({**plugin_layer(BERTScore, "cpu"), "precision": "fp16"}).score(["a"], ["b"], RunContext())
