@@ -52,8 +52,11 @@ def test_the_committed_grids_expand_to_the_boards_cells():
     assert found[("yelp-mini", "no-profiles-input-only")] == ("input-only", False, "moe", "lightgcn")
     assert found[("yelp-mini", "linear-adapter")] == ("all-layers", True, "linear", "lightgcn")
     assert found[("yelp-mini", "random-graph")] == ("all-layers", True, "moe", "random")
-    assert found[("yelp-mini-zeroshot", "base")] == found[("yelp-mini", "base")]
-    assert {c.config["limit"] for c in ablations} == {64}
+    assert {c.config["limit"] for c in ablations} == {None}  # the full mini split, never --limit
+    assert {c.seed for c in ablations} == {0, 1, 2}
+    zeroshot = expand_cells(read_grid(REPO / "leaderboards" / "zeroshot-grid.yaml"))
+    assert {(c.dataset, c.method, c.seed) for c in zeroshot} == {("yelp-mini-zeroshot", "xrec", s) for s in (0, 1, 2)}
+    assert {c.config["limit"] for c in zeroshot} == {None}
 
 
 @pytest.mark.parametrize("text, message", [
