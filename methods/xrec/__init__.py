@@ -186,9 +186,11 @@ class XRec(Method):
         import torch
         from xrec_bench.methods.xrec import checkpoint, training
 
-        torch.manual_seed(ctx.seed)
         embeddings = self._graph_embeddings(splits, ctx)
         release_free_memory()  # what LightGCN training freed, before the backbone's activations arrive
+        # Seeded after the graph tokenizer: training LightGCN draws from the global generator and loading it
+        # from the cache does not, so seeding earlier made a config's first run differ from its reruns.
+        torch.manual_seed(ctx.seed)
         self._build(splits.item_word, ctx.device, embeddings)
         state = self._state
         report: dict[str, Any] = {"graph_tokenizer": {k: v for k, v in embeddings.report.items() if k != "history"},

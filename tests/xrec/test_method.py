@@ -128,3 +128,19 @@ def test_the_paper_settings_fit_and_explain_on_a_tiny_backbone(tiny_dir, tmp_pat
     first, again = method.explain(test, ctx), method.explain(test, ctx)
     assert first == again  # seeded per record
     assert all(o.decoding["stop"] in ("eos", "max_new_tokens") and o.decoding["new_tokens"] >= 1 for o in first)
+
+
+def test_a_cold_and_a_warm_graph_cache_train_the_same_adapters(tiny_dir, tmp_path):
+    """Training LightGCN draws from torch's global generator; loading it from the cache does not. The
+    adapters must not depend on which happened (the first run of a config once differed from its reruns)."""
+    import torch
+
+    ctx = RunContext(seed=0, cache_dir=tmp_path / "cache", scratch_dir=tmp_path)
+    cold = XRec(config(tiny_dir))
+    cold_report = cold.fit(splits(), ctx)
+    warm = XRec(config(tiny_dir))
+    warm_report = warm.fit(splits(), ctx)
+    assert (cold_report["graph_tokenizer"]["cache_hit"], warm_report["graph_tokenizer"]["cache_hit"]) == (False, True)
+    cold_weights, warm_weights = cold._state["adapters"].state_dict(), warm._state["adapters"].state_dict()
+    assert all(torch.equal(cold_weights[name], warm_weights[name]) for name in cold_weights)
+    assert cold_report["history"] == warm_report["history"]
