@@ -178,7 +178,9 @@ class Metric:
     profiles: dict[str, dict[str, Any]] = {}
 
     def __init__(self, config: dict[str, Any]):
-        self.config = config
+        # The defaults table is the one place a setting's default lives: a resolved config already holds
+        # every key, and a partial one (a library caller's) is completed from it, so no caller re-states one.
+        self.config = {**self.defaults, **config}
 
     def score(self, predictions: Sequence[str], references: Sequence[str],
               ctx: RunContext) -> dict[str, MetricResult]:

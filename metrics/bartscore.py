@@ -77,7 +77,7 @@ class BARTScore(Metric):
         from xrec_bench.files import sha256_of
 
         return {"model": self.config["model"], "weights": sha256_of(weights) if weights else None,
-                "max_length": int(self.config.get("max_length", 1024)), "direction": "prediction->reference"}
+                "max_length": int(self.config["max_length"]), "direction": "prediction->reference"}
 
     def score(self, predictions: Sequence[str], references: Sequence[str],
               ctx: RunContext) -> dict[str, MetricResult]:
@@ -94,6 +94,6 @@ class BARTScore(Metric):
                                     f"metrics.bartscore.model to its local directory.)") from None
         tokenizer, model = load_bart(model_path, weights, ctx.device)
         values = bart_log_likelihoods(tokenizer, model, list(predictions), list(references),
-                                      batch_size=int(self.config.get("batch_size", 4)),
-                                      max_length=int(self.config.get("max_length", 1024)))
+                                      batch_size=int(self.config["batch_size"]),
+                                      max_length=int(self.config["max_length"]))
         return {"bartscore": summarise(values, self.result_config(weights), declared=self.values["bartscore"])}

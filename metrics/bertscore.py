@@ -109,7 +109,7 @@ class BERTScore(Metric):
         return calibrate_baseline(model, output or baselines / f"{Path(model).name}.tsv", **settings)
 
     def _baseline_path(self) -> Path | None:
-        if not self.config.get("rescale", True):
+        if not self.config["rescale"]:
             return None
         chosen = self.config.get("baseline")
         if chosen:
@@ -119,7 +119,7 @@ class BERTScore(Metric):
                                 f"LAYER,P,R,F file as metrics.bertscore.baseline.")
             return path
         model = self.config["model"]
-        path = shipped_baseline(model) or library_baseline(model, self.config.get("lang", "en"))
+        path = shipped_baseline(model) or library_baseline(model, self.config["lang"])
         if path is None:
             raise UserError(f"No rescale baseline is known for BERTScore model {model!r}; build one with "
                             f"`xrec-bench metrics calibrate bertscore --model {model}` and pass it as "
@@ -127,7 +127,7 @@ class BERTScore(Metric):
         return path
 
     def _precision(self) -> str:
-        precision = self.config.get("precision", "fp32")
+        precision = self.config["precision"]
         if precision not in PRECISIONS:
             raise UserError(f"metrics.bertscore.precision must be one of {', '.join(PRECISIONS)}, not "
                             f"{precision!r}; fix it with --set metrics.bertscore.precision=fp32.")
@@ -140,7 +140,7 @@ class BERTScore(Metric):
             "idf": False,
             "rescale": baseline is not None,
             "baseline": sha256_of(baseline) if baseline is not None else None,
-            "lang": self.config.get("lang", "en"),
+            "lang": self.config["lang"],
             "precision": self._precision(),
             "bert_score": metadata.version("bert-score"),
         }
@@ -156,10 +156,10 @@ class BERTScore(Metric):
         except ModelNotAvailable as exc:
             raise MetricUnavailable(str(exc)) from None
         scorer = load_scorer(model_path, self.config["num_layers"], baseline_path=baseline,
-                             lang=config["lang"], device=ctx.device, batch_size=self.config.get("batch_size", 64),
+                             lang=config["lang"], device=ctx.device, batch_size=self.config["batch_size"],
                              precision=config["precision"])
         precision, recall, f1 = scorer.score(list(predictions), list(references),
-                                             batch_size=self.config.get("batch_size", 64))
+                                             batch_size=self.config["batch_size"])
         return {
             name: summarise(part.tolist(), config, declared=spec)
             for (name, spec), part in zip(self.values.items(), (precision, recall, f1))

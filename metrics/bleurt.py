@@ -67,8 +67,8 @@ class BLEURT(Metric):
             raise MetricUnavailable(f"{exc} (BLEURT needs the checkpoint {checkpoint}; set "
                                     f"metrics.bleurt.checkpoint to its local directory.)") from None
         tokenizer, model = load_bleurt(path, ctx.device)
-        max_length = int(self.config.get("max_length", 512))
+        max_length = int(self.config["max_length"])
         values = bleurt_scores(tokenizer, model, list(references), list(predictions),
-                               batch_size=int(self.config.get("batch_size", 32)), max_length=max_length)
+                               batch_size=int(self.config["batch_size"]), max_length=max_length)
         config = {"checkpoint": checkpoint, "max_length": max_length}
         return {"bleurt": summarise(values, config, declared=self.values["bleurt"])}

@@ -131,8 +131,8 @@ class GPTScore(Metric):
         if not self.config.get("judge"):
             raise MetricUnavailable(f"No GPTScore judge is configured. {HOW_TO_CONFIGURE}")
         judge = build_judge(self.config, ctx)
-        identity = {**judge.identity(), "seed": int(self.config.get("seed", 0))}
-        config = {**identity, "prompt_sha256": PROMPT_SHA256, "samples": int(self.config.get("samples", 1))}
+        identity = {**judge.identity(), "seed": int(self.config["seed"])}
+        config = {**identity, "prompt_sha256": PROMPT_SHA256, "samples": int(self.config["samples"])}
         cache = JudgeCache(Path(ctx.cache_dir) / "gptscore" / f"{_short_hash(identity)}.jsonl")
         scores, counts = self._judge_all(judge, identity, cache, predictions, references)
         per_pair = [sum(found) / len(found) if found else None for found in scores]
@@ -149,7 +149,7 @@ class GPTScore(Metric):
         return {"gptscore": result}
 
     def _judge_all(self, judge, identity, cache: JudgeCache, predictions, references):
-        samples = int(self.config.get("samples", 1))
+        samples = int(self.config["samples"])
         scores: list[list[float]] = [[] for _ in predictions]
         counts = {"unparseable": 0, "reasks": 0, "calls": 0, "cached": 0}
         pending = []  # (pair index, sample index, messages, cache key)
@@ -168,7 +168,7 @@ class GPTScore(Metric):
         last_unparseable: dict[tuple[int, int], str] = {}
         # What a judge returns may echo the request (a proxy's error page): no secret is ever stored.
         scrub = getattr(judge, "redact", None) or redact
-        for attempt in range(int(self.config.get("max_reasks", 3)) + 1):
+        for attempt in range(int(self.config["max_reasks"]) + 1):
             if not pending:
                 break
             if attempt:
@@ -190,7 +190,7 @@ class GPTScore(Metric):
                 cache.put(key, value, reply)
 
             # A re-ask draws with another seed, so a sampling judge need not repeat its bad reply.
-            base_seed = int(self.config.get("seed", 0)) + attempt * 100_003
+            base_seed = int(self.config["seed"]) + attempt * 100_003
             judge.complete([messages for _, _, messages, _ in pending],
                            [base_seed + sample for _, sample, _, _ in pending], on_reply)
             pending = sorted(failed, key=lambda item: (item[0], item[1]))

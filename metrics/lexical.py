@@ -118,7 +118,7 @@ class LexicalOverlap(Metric):
                             f"give one reference per prediction.")
         if not predictions:
             raise UserError("The lexical metrics need at least one prediction; the predictions are empty.")
-        lowercase = bool(self.config.get("lowercase", True))
+        lowercase = bool(self.config["lowercase"])
         config = {"tokenizer": TOKENIZER, "lowercase": lowercase, "scale": SCALE}
         hyps = [pepler_tokenize(text, lowercase) for text in predictions]
         refs = [pepler_tokenize(text, lowercase) for text in references]

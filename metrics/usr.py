@@ -32,7 +32,7 @@ class UniqueSentenceRatio(Metric):
               ctx: RunContext) -> dict[str, MetricResult]:
         if not predictions:
             raise UserError("USR needs at least one prediction; the predictions are empty.")
-        if self.config.get("tokenizer", "whitespace") != "whitespace":
+        if self.config["tokenizer"] != "whitespace":
             raise UserError(f"USR compares whitespace tokens only; remove metrics.usr.tokenizer="
                             f"{self.config['tokenizer']!r} from the config.")
         usn = unique_sentence_count(predictions)
