@@ -186,7 +186,7 @@ def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: Collabo
     optimizer = torch.optim.Adam(trainable, lr=cfg["lr"])
     # Linear warm-up over the first steps: Adam's first updates are sign-like (about lr per weight
     # whatever the gradient's size), which at the cpu profile's lr 1e-3 raised the loss of short runs.
-    warmup = cfg.get("warmup_steps", 0)
+    warmup = cfg["warmup_steps"]
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda done: min(1.0, (done + 1) / warmup)
                                                   if warmup else 1.0)
     batches = length_grouped_batches(encoded, cfg["batch_size"], seed)
