@@ -37,9 +37,9 @@ class LocalHFJudge:
         if not self.name:
             raise MetricUnavailable("The hf GPTScore judge needs metrics.gptscore.model (a local model "
                                     "directory, an offline model name or a hub id).")
-        self.temperature = float(config.get("temperature", 0.0))
-        self.max_tokens = int(config.get("max_tokens", 8))
-        self.batch_size = max(1, int(config.get("batch_size", 8)))
+        self.temperature = float(config["temperature"])
+        self.max_tokens = int(config["max_tokens"])
+        self.batch_size = max(1, int(config["batch_size"]))
         self.device = device
         self.retries = 0
         try:
