@@ -10,18 +10,20 @@ from xrec_bench.data.safe_pickle import load_string_list
 from xrec_bench.errors import UserError
 from xrec_bench.files import sha256_of
 from xrec_bench.line_files import split_lines
-from xrec_bench.models import cache_root
+from xrec_bench.models import cache_root, require_fetched
 from xrec_bench.plugin import RunContext
 from xrec_bench.progress import progress_factory
 from xrec_bench.records import Record
 from xrec_bench.results import Provenance
 from xrec_bench.run_directory import RunDirectory
+from xrec_bench.sample_files import is_gzipped_jsonl, read_text
 from xrec_bench.scoring import ScoredSample, score_all, write_run
 from xrec_bench.stages import StageLog
 
 
 def read_texts(path: str | Path, key: str) -> list[str]:
-    """Texts from .jsonl (a string per line, or objects with ``key``), .txt (one per line) or .pkl (list of str).
+    """Texts from .jsonl or .jsonl.gz (a string per line, or objects with ``key``), .txt (one per line) or
+    .pkl (list of str).
 
     Lines end at ``\\n`` only (``xrec_bench.line_files``): a .txt of N lines is N texts, whatever else they hold.
     """
@@ -35,10 +37,10 @@ def read_texts(path: str | Path, key: str) -> list[str]:
         texts = load_string_list(path)
     else:
         try:
-            lines = split_lines(path.read_text(encoding="utf-8"))
+            lines = split_lines(read_text(path))
         except UnicodeDecodeError as exc:
             raise UserError(f"{path} is not UTF-8 text (bad byte at offset {exc.start}); re-encode it as UTF-8.") from None
-        if path.suffix == ".jsonl":
+        if path.suffix == ".jsonl" or is_gzipped_jsonl(path):
             texts = []
             for number, line in enumerate(lines, 1):
                 if not line.strip():
@@ -55,7 +57,7 @@ def read_texts(path: str | Path, key: str) -> list[str]:
         elif path.suffix == ".txt":
             texts = lines
         else:
-            raise UserError(f"{path} has suffix {path.suffix!r}; use .jsonl, .txt or .pkl.")
+            raise UserError(f"{path} has suffix {path.suffix!r}; use .jsonl, .jsonl.gz, .txt or .pkl.")
     if not texts:
         raise UserError(f"{path} holds no {key}s; it must not be empty.")
     if not any(text.strip() for text in texts):
@@ -101,6 +103,7 @@ def score_file(*, predictions: str, references: str | None, dataset: str | None,
                         f"references; they must pair one to one.")
     config = run_config.resolve(method=None, dataset=cell, profile=profile, metric_names=metric_names,
                                 assignments=assignments)
+    require_fetched(config)  # before anything is written, as `run` does
     # What is scored stands where a run's method stands: the file, by path and content.
     config["method"] = {"name": "file", "path": str(predictions_path.resolve()),
                         "sha256": sha256_of(predictions_path)}

@@ -6,22 +6,44 @@ mean and, for two runs on the same test set, the probability of a difference tha
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from xrec_bench.errors import UserError
-from xrec_bench.line_files import split_lines
 from xrec_bench.results import RunResult
+from xrec_bench.sample_files import read_sample_rows, samples_file
 
 DEFAULT_RESAMPLES = 1000
 
 
-def _resampled_indices(n: int, n_resamples: int, seed: int):
+def resampled_indices(n: int, n_resamples: int, seed: int):
+    """``n_resamples`` rows of ``n`` sample indices drawn with replacement (numpy's PCG64, seeded)."""
     import numpy as np
 
     return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+
+
+def shifted_null_p_value(observed: float, resampled: Sequence[float]) -> float:
+    """Two-sided p-value of an observed difference from its bootstrap resamples: the share of resampled
+    differences at least as far from the observed one as it is from zero (Berg-Kirkpatrick et al. 2012),
+    as (count + 1) / (resamples + 1)."""
+    import numpy as np
+
+    values = np.asarray(resampled, dtype=np.float64)
+    extreme = int(np.count_nonzero(np.abs(values - observed) >= abs(observed)))
+    return (extreme + 1) / (values.size + 1)
+
+
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control), in the order given."""
+    m = len(p_values)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, index in enumerate(sorted(range(m), key=lambda i: (p_values[i], i))):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
 
 
 def bootstrap_ci(per_sample: Sequence[float], seed: int = 0, *, n_resamples: int = DEFAULT_RESAMPLES,
@@ -35,7 +57,7 @@ def bootstrap_ci(per_sample: Sequence[float], seed: int = 0, *, n_resamples: int
     values = np.asarray([v for v in per_sample if v is not None], dtype=np.float64)
     if values.size == 0:
         return None
-    means = values[_resampled_indices(values.size, n_resamples, seed)].mean(axis=1)
+    means = values[resampled_indices(values.size, n_resamples, seed)].mean(axis=1)
     tail = (1.0 - level) / 2.0 * 100.0
     low, high = np.percentile(means, [tail, 100.0 - tail])
     return [float(low), float(high)]
@@ -45,9 +67,7 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], seed: int = 0, *,
                      n_resamples: int = 10_000, level: float = 0.95) -> dict[str, Any]:
     """Paired bootstrap test of mean(a) − mean(b) over the same samples (two-sided).
 
-    Resamples sample indices jointly; the p-value is the share of resampled differences whose distance
-    from the observed difference is at least the observed difference's distance from zero (the
-    shifted-null test of Berg-Kirkpatrick et al. 2012), as (count + 1) / (resamples + 1).
+    Resamples sample indices jointly; the p-value is ``shifted_null_p_value`` of the resampled differences.
     """
     import numpy as np
 
@@ -57,25 +77,20 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], seed: int = 0, *,
                         f"and {right.size}); compare runs on the same test set.")
     differences = left - right
     observed = float(differences.mean())
-    resampled = differences[_resampled_indices(differences.size, n_resamples, seed)].mean(axis=1)
-    extreme = int(np.count_nonzero(np.abs(resampled - observed) >= abs(observed)))
+    resampled = differences[resampled_indices(differences.size, n_resamples, seed)].mean(axis=1)
     tail = (1.0 - level) / 2.0 * 100.0
     low, high = np.percentile(resampled, [tail, 100.0 - tail])
     return {"mean_a": float(left.mean()), "mean_b": float(right.mean()), "difference": observed,
-            "ci95": [float(low), float(high)], "p_value": (extreme + 1) / (n_resamples + 1),
+            "ci95": [float(low), float(high)], "p_value": shifted_null_p_value(observed, resampled),
             "n": int(differences.size), "resamples": n_resamples, "seed": seed}
 
 
 def _read_samples(run_dir: Path) -> dict[str, dict[str, float]]:
-    path = Path(run_dir) / "samples.jsonl"
-    if not path.is_file():
-        raise UserError(f"{run_dir} has no samples.jsonl; pass the directory of a finished run.")
-    scores = {}
-    for line in split_lines(path.read_text(encoding="utf-8")):
-        if line.strip():
-            row = json.loads(line)
-            scores[str(row["sample_id"])] = row.get("scores") or {}
-    return scores
+    path = samples_file(Path(run_dir))
+    if path is None:
+        raise UserError(f"{run_dir} has no samples.jsonl (nor samples.jsonl.gz); pass the directory of a "
+                        f"finished run.")
+    return {str(row["sample_id"]): row.get("scores") or {} for row in read_sample_rows(path)}
 
 
 def _metric_configs(run_dir: Path) -> dict[str, Any]:
