@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from xrec_bench.config import PACKAGE_DEFAULTS
 from xrec_bench.errors import UserError
+from xrec_bench.statistics import DEFAULT_RESAMPLES
 
 
 class UserErrorsExit2(click.Group):
@@ -182,15 +183,26 @@ def score_command(predictions, references, dataset, profile, metric_names, assig
               help="A runs directory, as run --output-dir: its <dataset>/<method>/<run-id>/result.json files.")
 @click.option("--out", default=None, type=click.Path(),
               help="Where the tables go (default: RESULTS/boards, beside the results they are built from).")
-def leaderboard_command(results: str, out: str | None) -> None:
-    """Rebuild the leaderboard tables (Markdown, CSV, LaTeX, HTML) from result files alone."""
+@click.option("--reported", default=None, type=click.Path(),
+              help="A YAML file of published numbers to show as reported rows (e.g. leaderboards/reported.yaml).")
+@click.option("--resamples", default=DEFAULT_RESAMPLES, show_default=True, type=click.IntRange(min=1),
+              help="Bootstrap resamples of the significance marks and the 95% intervals.")
+@click.option("--force", "--overwrite", "force", is_flag=True,
+              help="Replace boards in OUT that were built from other results (see OUT/built-from.json).")
+def leaderboard_command(results: str, out: str | None, reported: str | None, resamples: int, force: bool) -> None:
+    """Rebuild the leaderboard tables (Markdown, CSV, LaTeX, HTML) from result files alone.
+
+    OUT/built-from.json records the results a build used; a build is refused when OUT holds boards
+    built from results that are not all among RESULTS unchanged, unless --force is given.
+    """
     from xrec_bench.leaderboard import build_leaderboard
 
     # The default stays inside the results directory, so building a board from your own runs/ never
     # overwrites the committed boards in leaderboards/ (those are built with --results
     # leaderboards/results --out leaderboards).
     for path in build_leaderboard(Path(results), Path(out) if out else Path(results) / "boards",
-                                  warn=lambda line: click.echo(line, err=True)):
+                                  warn=lambda line: click.echo(line, err=True), resamples=resamples,
+                                  reported=reported, keep_other_boards=not force):
         click.echo(str(path))
 
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xrec_bench.files import config_hash
 from xrec_bench.results import RunResult
+
+if TYPE_CHECKING:
+    from xrec_bench.leaderboard.main_table import MainTable
+    from xrec_bench.leaderboard.reported import ReportedRow
 
 TAG_LIMIT = 48  # longest distinguishing tag before falling back to a short hash
 KEY_LENGTH = 10  # hex digits of the config hash that keys a row or a column
@@ -87,13 +92,16 @@ class Column:
 
 @dataclass
 class Cell:
-    mean: float | None = None
-    std: float | None = None
+    mean: float | None = None  # mean over seeds of each seed's value
+    std: float | None = None  # per-sample std (mean over seeds): the paper's "stability"
     seeds_ok: int = 0
     seeds: int = 0
     reasons: list[str] = field(default_factory=list)
     note: int | None = None  # footnote number
     best: bool = False
+    seed_std: float | None = None  # std of the seeds' values (n - 1), with two or more seeds
+    ci95: tuple[float, float] | None = None  # 95% bootstrap interval of the mean over test samples
+    verdict: str | None = None  # main table: "best", "tied" (not significantly worse), "worse"; None: untested
 
 
 @dataclass
@@ -129,6 +137,11 @@ class Board:
     rows: list[Row]
     columns: list[Column]
     notes: list[str]
+    main: MainTable | None = None  # the headline table, set by main_table.build_main_table
+    reported: list[ReportedRow] = field(default_factory=list)  # published numbers, never ranked
+
+    def column(self, key: tuple[str, str, str]) -> Column:
+        return next(column for column in self.columns if column.key == key)
 
     @property
     def families(self) -> list[str]:
@@ -239,7 +252,9 @@ def _name_columns(columns: list[Column]) -> None:
 
 
 def _aggregate(row: Row, column: Column) -> Cell | None:
-    """Mean over seeds of each seed's mean; std is the mean over seeds of the per-sample std."""
+    """Mean over seeds of each seed's mean; std is the mean over seeds of the per-sample std, seed_std the
+    std of the seeds' means; ci95 the interval the run recorded when there is one seed (the significance
+    stage replaces it by one bootstrapped from the per-sample files where it can)."""
     per_seed: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for run in row.runs:
         payload = run.metrics.get(column.value_name)
@@ -262,6 +277,10 @@ def _aggregate(row: Row, column: Column) -> Cell | None:
     if seed_means:
         cell.mean = _mean(seed_means)
         cell.std = _mean(seed_stds) if seed_stds else None
+        cell.seed_std = statistics.stdev(seed_means) if len(seed_means) > 1 else None
+        recorded = [(p.get("extra") or {}).get("ci95") for ps in per_seed.values() for p in ps if p.get("status") == "ok"]
+        if len(recorded) == 1 and isinstance(recorded[0], list) and len(recorded[0]) == 2:
+            cell.ci95 = (float(recorded[0][0]), float(recorded[0][1]))
     return cell
 
 

@@ -7,12 +7,29 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from xrec_bench.errors import UserError
 from xrec_bench.results import RESULT_FILE, ResultFileError, RunResult
+from xrec_bench.sample_files import samples_file
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # dataset names become file names
+
+
+@dataclass(frozen=True)
+class ResultOnDisk:
+    """A complete result and where it lies: ``path`` is its result.json, ``relative`` that path's run
+    directory relative to the results directory (``<dataset>/<method>/<run-id>``)."""
+
+    result: RunResult
+    path: Path
+    relative: str
+
+    @property
+    def samples(self) -> Path | None:
+        """The run's samples.jsonl or samples.jsonl.gz, if it kept one."""
+        return samples_file(self.path.parent)
 
 
 def board_problem(result: RunResult) -> str | None:
@@ -42,11 +59,11 @@ def _strays(results_dir: Path, out_dir: Path | None) -> list[tuple[Path, str]]:
 
 
 def read_complete_results(results_dir: Path, warn: Callable[[str], None],
-                          out_dir: Path | None = None) -> dict[str, list[RunResult]]:
+                          out_dir: Path | None = None) -> dict[str, list[ResultOnDisk]]:
     """Valid complete results under ``results_dir/<dataset>/<method>/<run-id>/result.json``, by dataset
     (``out_dir``, where the boards go, is not searched)."""
     results_dir = Path(results_dir)
-    by_dataset: dict[str, list[RunResult]] = defaultdict(list)
+    by_dataset: dict[str, list[ResultOnDisk]] = defaultdict(list)
     for path, why in _strays(results_dir, out_dir) if results_dir.is_dir() else []:
         warn(f"warning: skipped {path}: it {why}.")
     for path in sorted(results_dir.glob(f"*/*/*/{RESULT_FILE}")):
@@ -61,7 +78,8 @@ def read_complete_results(results_dir: Path, warn: Callable[[str], None],
         if problem:
             warn(f"warning: skipped {path}: it {problem}.")
             continue
-        by_dataset[result.dataset["name"]].append(result)
+        relative = path.parent.relative_to(results_dir).as_posix()
+        by_dataset[result.dataset["name"]].append(ResultOnDisk(result, path, relative))
     if not by_dataset:
         raise UserError(f"No complete result.json under {results_dir}/<dataset>/<method>/<run-id>/; run "
                         f"`xrec-bench run` first or pass the folder of your runs with --results.")

@@ -91,7 +91,7 @@ def built(tmp_path):
 
 def table_rows(markdown, family):
     """{row label: {header: cell}} of the Markdown table of one metric family."""
-    block = markdown.split(f"## {family}\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    block = markdown.split(f"### {family}\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
     headers = [h.strip() for h in block[0].strip("|").split(" | ")]
     rows = {}
     for line in block[2:]:
@@ -104,7 +104,7 @@ def test_writes_every_format_per_dataset_and_an_index(built):
     tmp_path, written = built
     boards = tmp_path / "boards"
     assert written == [boards / f"{d}.{ext}" for d in ("google-mini", "yelp-mini")
-                       for ext in ("md", "csv", "tex", "html")] + [boards / "index.md"]
+                       for ext in ("md", "csv", "tex", "html")] + [boards / "index.md", boards / "built-from.json"]
     index = (boards / "index.md").read_text()
     assert "| google-mini | 2 | 2 |" in index and "| yelp-mini | 3 | 4 |" in index  # xrec is incomplete
 
@@ -172,9 +172,12 @@ def test_csv_is_one_wide_machine_readable_table(built):
     by_label = {row["method"]: row for row in rows}
     assert list(by_label) == ["published", "retrieval [weight=1.0]", "retrieval [weight=2.0]"]
     one = by_label["retrieval [weight=1.0]"]
-    assert one["bertscore_f1 [all-minilm-l6-v2]"] == "0.32" and one["bertscore_f1 [all-minilm-l6-v2] std"] == "0.11"
+    assert one["bertscore_f1 [all-minilm-l6-v2]"] == "0.32"
+    assert one["bertscore_f1 [all-minilm-l6-v2] sample std"] == "0.11"
+    assert one["bertscore_f1 [all-minilm-l6-v2] seed std"] == "0.01414213562"  # stdev(0.31, 0.33)
     assert one["bartscore [bart-large-cnn]"] == "skipped" and one["bertscore_f1 [roberta-large]"] == ""
-    assert one["usr"] == "0.98" and "usr std" not in one  # corpus level: no std column
+    assert one["usr"] == "0.98" and "usr sample std" not in one  # corpus level: no per-sample std
+    assert one["usr seed std"] == "0.01414213562"
     assert one["seeds"] == "2"
 
 
@@ -183,30 +186,36 @@ def test_latex_escapes_and_bolds(built):
     assert r"bleu1 $\uparrow$" in tex and r"\textbf{25.00}" in tex
     assert r"bertscore\_f1 [all-minilm-l6-v2] $\uparrow$" in tex
     assert r"31.00 $\pm$ 6.00" in tex
-    assert tex.count(r"\begin{tabular}") == 5  # one per family: bartscore, bertscore, judge, lexical, usr
+    # The main table, then one per family: bartscore, bertscore, judge, lexical, usr.
+    assert tex.count(r"\begin{tabular}") == 6
     assert r"retrieval [weight=1.0] & 2 & 300 & --" in tex  # the skipped BARTScore
 
 
 def test_html_is_self_contained_with_one_chart_per_value(built):
     html = (built[0] / "boards" / "yelp-mini.html").read_text()
-    assert "<script" not in html and "<link" not in html and "src=" not in html
+    assert html.count("<script>") == 1 and "<link" not in html and "src=" not in html  # one inline script
     assert re.findall(r"https?://[^\"' ]+", html) == ["http://www.w3.org/2000/svg"] * html.count("<svg")
     # Charts: usr, bleu1, rougeL_f, mean_length, 2 bertscore columns, bartscore (published only), judge = 8.
     assert html.count("<svg") == 8
     rouge_chart = html.split('aria-label="rougeL_f ↑"', 1)[1].split("</svg>", 1)[0]
-    assert rouge_chart.count("<rect") == 2 and rouge_chart.count("<path") == 3  # 2 error bars + the zero axis
-    assert "31.00 ± 6.00" in rouge_chart
+    # No interval is known for these rows (no samples files, no recorded ci95): no error bar, only the axis;
+    # the per-sample std is not drawn as one.
+    assert rouge_chart.count("<rect") == 2 and rouge_chart.count("<path") == 1
+    assert ">31.00</text>" in rouge_chart and "±" not in rouge_chart
 
 
 def test_rebuilds_are_byte_identical(tmp_path, built):
     first = {p.name: p.read_bytes() for p in built[1]}
-    # The same results with their keys in another order and no indentation, in another folder.
+    # The same results with their keys in another order and no indentation, in another folder: the same
+    # boards; only the manifest, which records each result.json's sha256, differs.
     shutil.copytree(tmp_path / "runs", tmp_path / "copy")
     for path in (tmp_path / "copy").rglob("result.json"):
         result = json.loads(path.read_text())
         path.write_text(json.dumps(dict(reversed(list(result.items())))))
     second = build_leaderboard(tmp_path / "copy", tmp_path / "again")
-    assert {p.name: p.read_bytes() for p in second} == first
+    again = {p.name: p.read_bytes() for p in second}
+    assert again.pop("built-from.json") != first["built-from.json"]
+    assert again == {name: data for name, data in first.items() if name != "built-from.json"}
     assert build_leaderboard(tmp_path / "runs", tmp_path / "boards") == built[1]
     assert {p.name: p.read_bytes() for p in built[1]} == first
 

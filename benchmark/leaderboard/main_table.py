@@ -1,0 +1,114 @@
+"""The headline table of a board, in the XRec paper's layout: a row per method, the paper's metrics as
+columns (GPTScore, BERTScore P/R/F1, BARTScore, BLEURT, USR, then BLEU-4 and ROUGE-L), each cell the
+mean over seeds ± the between-seed std, marked by the significance stage. A headline metric skipped
+for every row becomes one line under the table instead of a column of dashes.
+
+Also the rank of each row on the board (the mean of its ranks over the table's columns), for the
+cross-dataset summary.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+from xrec_bench.leaderboard.board import Board, Column, Row
+from xrec_bench.leaderboard.significance import ColumnTest, SampleFiles, Settings, mark_significance
+
+# (value name, the paper's name for it), in the paper's column order.
+HEADLINE = (("gptscore", "GPTScore"), ("bertscore_p", "BERTScore-P"), ("bertscore_r", "BERTScore-R"),
+            ("bertscore_f1", "BERTScore-F1"), ("bartscore", "BARTScore"), ("bleurt", "BLEURT"), ("usr", "USR"),
+            ("bleu4", "BLEU-4"), ("rougeL_f", "ROUGE-L"))
+PAPER_NAMES = dict(HEADLINE)
+
+
+@dataclass
+class MainTable:
+    columns: list[Column]  # headline columns with a value in at least one row
+    titles: dict[tuple[str, str, str], str]  # column key -> paper name (with its model tag)
+    skipped: list[tuple[str, str]]  # (title, first sentence of each reason) of headline columns skipped everywhere
+    tests: dict[tuple[str, str, str], ColumnTest]
+    settings: Settings
+    ranks: dict[str, float] = field(default_factory=dict)  # row label -> rank on this board (1 = best)
+    mean_column_ranks: dict[str, float] = field(default_factory=dict)
+    unranked: dict[str, str] = field(default_factory=dict)  # row label -> why it has no rank
+
+    @property
+    def untested(self) -> dict[str, list[str]]:
+        """Why rows were left out of the tests -> the columns it applies to (for the note)."""
+        found: dict[str, list[str]] = {}
+        for column in self.columns:
+            for label, why in sorted(self.tests[column.key].not_compared.items()):
+                found.setdefault(f"{label}: {why}", []).append(self.titles[column.key])
+        return found
+
+
+def _title(column: Column) -> str:
+    name = PAPER_NAMES[column.value_name]
+    return column.header.replace(column.value_name, name, 1)
+
+
+def _first_sentence(text: str) -> str:
+    head, dot, _ = text.partition(". ")
+    return head + (dot.strip() or "")
+
+
+def _average_ranks(values: dict[str, float], higher_is_better: bool) -> dict[str, float]:
+    """1 = best; tied values share the mean of their positions."""
+    ordered = sorted(values, key=lambda label: (-values[label] if higher_is_better else values[label]))
+    ranks: dict[str, float] = {}
+    position = 0
+    while position < len(ordered):
+        tied = [label for label in ordered[position:] if values[label] == values[ordered[position]]]
+        for label in tied:
+            ranks[label] = position + (len(tied) + 1) / 2
+        position += len(tied)
+    return ranks
+
+
+def _rank(table: MainTable, rows: list[Row]) -> None:
+    """Rank the rows scored on the board's most common test setting, by their mean rank over the columns."""
+    settings = Counter(json.dumps(row.config["setting"], sort_keys=True) for row in rows)
+    if not settings:
+        return
+    common = min(settings, key=lambda s: (-settings[s], s))
+    ranked_rows = [row for row in rows if json.dumps(row.config["setting"], sort_keys=True) == common]
+    for row in rows:
+        if row not in ranked_rows:
+            table.unranked[row.label] = f"scored on another test set (n = {row.n_test})"
+    column_ranks: dict[str, list[float]] = {row.label: [] for row in ranked_rows}
+    for column in table.columns:
+        if column.higher_is_better is None:
+            continue
+        values = {row.label: cell.mean for row in ranked_rows
+                  if (cell := row.cells.get(column.key)) is not None and cell.mean is not None}
+        # Values equal as printed are ties (the table cannot tell them apart either).
+        shown = {label: float(column.format(value)) for label, value in values.items()}
+        if len(shown) > 1:
+            for label, rank in _average_ranks(shown, column.higher_is_better).items():
+                column_ranks[label].append(rank)
+    table.mean_column_ranks = {label: sum(r) / len(r) for label, r in column_ranks.items() if r}
+    for label in column_ranks:
+        if label not in table.mean_column_ranks:
+            table.unranked[label] = "no ranked column has a value for it"
+    table.ranks = _average_ranks({label: -rank for label, rank in table.mean_column_ranks.items()}, True)
+
+
+def build_main_table(board: Board, files: SampleFiles, settings: Settings) -> MainTable:
+    order = {name: index for index, (name, _) in enumerate(HEADLINE)}
+    headline = sorted((c for c in board.columns if c.value_name in order),
+                      key=lambda c: (order[c.value_name], c.header))
+    shown, skipped = [], []
+    for column in headline:
+        cells = [row.cells[column.key] for row in board.rows if column.key in row.cells]
+        if any(cell.mean is not None for cell in cells):
+            shown.append(column)
+        else:
+            reasons = sorted({_first_sentence(reason) for cell in cells for reason in cell.reasons})
+            skipped.append((_title(column), " ".join(reasons) or "no reason given"))
+    table = MainTable(shown, {c.key: _title(c) for c in headline}, skipped, {}, settings)
+    for column in shown:
+        table.tests[column.key] = mark_significance(column, board.rows, files, settings)
+    _rank(table, board.rows)
+    return table
