@@ -10,6 +10,8 @@ Schema versions:
 1. the first published layout (the committed leaderboard results);
 2. adds ``started_at`` and ``environment.git_dirty``, and takes ``environment.git_commit`` when the
    run starts rather than when result.json is written (a version-1 file reads as unknown for both).
+   Files written since 2026-12-02 also carry ``environment.code_tree`` and ``code_dirty``
+   (``Provenance``); a file without them reads as unknown for both, which readers allow for.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from hashlib import sha256
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -90,23 +93,36 @@ def _git(*args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
+# What a run's numbers depend on in this checkout: the package source (every module, the data
+# manifest) and the install metadata. Tests, docs and committed results are outside it.
+CODE_PATHS = ("benchmark", "methods", "metrics", "pyproject.toml")
+
+
 @dataclass(frozen=True)
 class Provenance:
     """The code a run is computed by, taken when it starts: edits made while it runs change nothing.
 
     ``git_commit`` is HEAD of the source tree and ``git_dirty`` whether tracked files had uncommitted
-    changes; both None outside a git checkout.
+    changes; ``code_tree`` names the content of ``CODE_PATHS`` at HEAD (a digest of their git tree
+    ids), and ``code_dirty`` whether those paths had uncommitted changes or untracked files. All are
+    None outside a git checkout; a result written before ``code_tree`` was recorded has None there.
     """
 
     git_commit: str | None
     git_dirty: bool | None
     started_at: str
+    code_tree: str | None = None
+    code_dirty: bool | None = None
 
     @classmethod
     def now(cls) -> Provenance:
         head = (_git("rev-parse", "HEAD") or "").strip() or None
         status = _git("status", "--porcelain", "--untracked-files=no") if head else None
-        return cls(head, None if status is None else bool(status.strip()), utc_now())
+        trees = _git("rev-parse", *(f"HEAD:{path}" for path in CODE_PATHS)) if head else None
+        code_status = _git("status", "--porcelain", "--untracked-files=normal", "--", *CODE_PATHS) if head else None
+        return cls(head, None if status is None else bool(status.strip()), utc_now(),
+                   None if trees is None else sha256(trees.encode()).hexdigest()[:20],
+                   None if code_status is None else bool(code_status.strip()))
 
 
 def environment(device: str, provenance: Provenance) -> dict[str, Any]:
@@ -118,7 +134,8 @@ def environment(device: str, provenance: Provenance) -> dict[str, Any]:
             continue
     threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
     return {"python": platform.python_version(), "platform": platform.platform(), "packages": packages,
-            "git_commit": provenance.git_commit, "git_dirty": provenance.git_dirty, "device": device,
+            "git_commit": provenance.git_commit, "git_dirty": provenance.git_dirty,
+            "code_tree": provenance.code_tree, "code_dirty": provenance.code_dirty, "device": device,
             "threads": threads, "cpu_count": os.cpu_count()}
 
 

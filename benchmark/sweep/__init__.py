@@ -18,7 +18,7 @@ from xrec_bench.results import Provenance
 from xrec_bench.sweep.costs import CostRow, cost_row, write_costs
 from xrec_bench.sweep.executors import EXECUTORS, CellJob, CellOutcome, run_jobs
 from xrec_bench.sweep.grid import Cell, Grid, expand_cells, read_grid
-from xrec_bench.sweep.status import CellState, CellStatus, cell_status, describe, is_clean_commit
+from xrec_bench.sweep.status import CellState, CellStatus, cell_status, describe, is_clean_code
 
 __all__ = ["Cell", "CellOutcome", "CellState", "CellStatus", "Grid", "SweepReport", "current_provenance", "plan",
            "read_grid", "sweep"]
@@ -81,7 +81,7 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
     _check_executor(grid, executor, max_parallel)
     current = current_provenance()
     statuses = plan(grid, output_dir, current)
-    if not is_clean_commit(current):
+    if not is_clean_code(current):
         log(f"warning: the code running now is {describe(current)}, so no result counts as computed by it: "
             f"every complete cell is stale{' (kept: --keep-stale)' if keep_stale else ' and runs again'}; "
             f"commit first for a sweep that resumes.")

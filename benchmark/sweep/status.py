@@ -1,8 +1,12 @@
 """Whether a sweep cell is done: complete only when its result was computed by the code running now.
 
-A result counts as the current code's when its provenance (taken when the run started) names the
-commit that HEAD is now and a clean tree, and the tree is clean now too (uncommitted edits are code
-no commit names). Any other complete result is stale: rerun, or kept with ``--keep-stale``.
+"The code" is the package source (``xrec_bench.results.CODE_PATHS``: the modules, the data manifest,
+pyproject.toml), so a commit that adds results, tests or docs leaves every cell complete, and a
+sweep resumes across such commits. A result counts as the current code's when its provenance (taken
+when the run started) names the same ``code_tree`` as HEAD now with no uncommitted edits to the
+code, and the code is clean now too (uncommitted edits are code no commit names). A result written
+before ``code_tree`` was recorded counts only if it names the commit that HEAD is now and a clean
+tree. Any other complete result is stale: rerun, or kept with ``--keep-stale``.
 """
 
 from __future__ import annotations
@@ -29,15 +33,29 @@ class CellStatus:
     result_path: Path | None  # the complete result.json, stale or not
 
 
-def is_clean_commit(provenance: Provenance) -> bool:
+def is_clean_code(provenance: Provenance) -> bool:
+    """Whether the provenance names committed code: a code tree with no uncommitted edits to it."""
+    return provenance.code_tree is not None and provenance.code_dirty is False
+
+
+def _is_clean_commit(provenance: Provenance) -> bool:
     return provenance.git_commit is not None and provenance.git_dirty is False
 
 
 def describe(provenance: Provenance) -> str:
     if provenance.git_commit is None:
         return "no recorded commit"
+    dirty = provenance.git_dirty if provenance.code_tree is None else provenance.code_dirty
     edits = {True: " with uncommitted edits", False: "", None: " (whether it had edits is unknown)"}
-    return f"commit {provenance.git_commit[:10]}{edits[provenance.git_dirty]}"
+    code = f" (code {provenance.code_tree[:10]})" if provenance.code_tree else ""
+    return f"commit {provenance.git_commit[:10]}{code}{edits[dirty]}"
+
+
+def computed_by(recorded: Provenance, current: Provenance) -> bool:
+    """Whether a result with provenance ``recorded`` was computed by the (clean) code ``current``."""
+    if recorded.code_tree is not None:
+        return recorded.code_tree == current.code_tree and recorded.code_dirty is False
+    return _is_clean_commit(recorded) and recorded.git_commit == current.git_commit
 
 
 def cell_status(cell: Cell, output_dir: Path, current: Provenance) -> CellStatus:
@@ -51,11 +69,13 @@ def cell_status(cell: Cell, output_dir: Path, current: Provenance) -> CellStatus
         detail = "partial run, will resume" if run_dir.path.is_dir() else "not run yet"
         return CellStatus(cell, CellState.MISSING, detail, None)
     environment = result.environment
-    recorded = Provenance(environment.get("git_commit"), environment.get("git_dirty"), result.started_at or "")
-    if not is_clean_commit(current):
+    recorded = Provenance(environment.get("git_commit"), environment.get("git_dirty"), result.started_at or "",
+                          environment.get("code_tree"), environment.get("code_dirty"))
+    if not is_clean_code(current):
         return CellStatus(cell, CellState.STALE, f"computed by {describe(recorded)}; the code running now is "
                                                  f"{describe(current)}", run_dir.result_path)
-    if recorded.git_commit != current.git_commit or recorded.git_dirty is not False:
-        return CellStatus(cell, CellState.STALE, f"computed by {describe(recorded)}, not by HEAD "
-                                                 f"{current.git_commit[:10]}", run_dir.result_path)
-    return CellStatus(cell, CellState.COMPLETE, f"computed by HEAD {current.git_commit[:10]}", run_dir.result_path)
+    if not computed_by(recorded, current):
+        return CellStatus(cell, CellState.STALE, f"computed by {describe(recorded)}, not by the code of HEAD "
+                                                 f"{describe(current)}", run_dir.result_path)
+    return CellStatus(cell, CellState.COMPLETE, f"computed by the code of HEAD {describe(current)}",
+                      run_dir.result_path)

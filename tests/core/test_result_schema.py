@@ -123,3 +123,34 @@ def test_compare_needs_the_result_of_each_run(tmp_path):
         (tmp_path / name / "samples.jsonl").write_text(json.dumps({"sample_id": "s1", "scores": {"usr": 1.0}}) + "\n")
     with pytest.raises(UserError, match="result.json: it does not exist"):
         compare_runs(tmp_path / "a", tmp_path / "b")
+
+
+def test_the_code_tree_changes_with_the_package_source_only(tmp_path, monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    for path in ("benchmark/core.py", "methods/m.py", "metrics/x.py", "pyproject.toml", "README.md"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("v1\n", encoding="utf-8")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    monkeypatch.setattr(results, "SOURCE_TREE", tmp_path)
+    first = results.Provenance.now()
+    assert first.code_tree and first.code_dirty is False and first.git_dirty is False
+
+    (tmp_path / "README.md").write_text("v2\n", encoding="utf-8")  # docs: the tree is dirty, the code is not
+    docs_edited = results.Provenance.now()
+    assert docs_edited.git_dirty is True and docs_edited.code_dirty is False
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "docs")
+    docs_committed = results.Provenance.now()
+    assert docs_committed.git_commit != first.git_commit and docs_committed.code_tree == first.code_tree
+
+    (tmp_path / "benchmark" / "new.py").write_text("x = 1\n", encoding="utf-8")  # untracked code counts
+    assert results.Provenance.now().code_dirty is True
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "code")
+    code_committed = results.Provenance.now()
+    assert code_committed.code_dirty is False and code_committed.code_tree != first.code_tree

@@ -19,11 +19,11 @@ set: {limit: 8, metrics.names: [lexical, usr]}
 """
 
 
-def version(commit, dirty):
-    return Provenance(commit, dirty, "2026-12-01T00:00:00Z")
+def version(commit, dirty, code_tree=None, code_dirty=None):
+    return Provenance(commit, dirty, "2026-12-01T00:00:00Z", code_tree, code_dirty)
 
 
-HEAD = version("a" * 40, False)  # the code "running now" in these tests
+HEAD = version("a" * 40, False, "c" * 20, False)  # the code "running now" in these tests
 
 
 @pytest.fixture
@@ -43,7 +43,8 @@ def head(monkeypatch):
 def record_version(result_path, provenance: Provenance) -> None:
     """Rewrite the code version a result.json records (as a run at that version would have)."""
     result = json.loads(result_path.read_text(encoding="utf-8"))
-    result["environment"].update(git_commit=provenance.git_commit, git_dirty=provenance.git_dirty)
+    result["environment"].update(git_commit=provenance.git_commit, git_dirty=provenance.git_dirty,
+                                 code_tree=provenance.code_tree, code_dirty=provenance.code_dirty)
     result_path.write_text(json.dumps(result), encoding="utf-8")
 
 
@@ -79,7 +80,10 @@ def test_inline_sweep_runs_every_cell_then_skips_the_complete_ones(tmp_path, mir
 
 
 @pytest.mark.parametrize("recorded, why", [
-    (version("b" * 40, False), "computed by commit bbbbbbbbbb, not by HEAD aaaaaaaaaa"),
+    (version("b" * 40, False, "d" * 20, False),
+     "computed by commit bbbbbbbbbb (code dddddddddd), not by the code of HEAD commit aaaaaaaaaa (code cccccccccc)"),
+    (version("a" * 40, True, "c" * 20, True), "computed by commit aaaaaaaaaa (code cccccccccc) with uncommitted edits"),
+    (version("b" * 40, False), "computed by commit bbbbbbbbbb, not by the code of HEAD"),  # before code_tree
     (version("a" * 40, True), "computed by commit aaaaaaaaaa with uncommitted edits"),
     (version(None, None), "computed by no recorded commit"),
 ])
@@ -104,18 +108,32 @@ def test_a_result_of_other_code_is_stale_and_runs_again(tmp_path, mirror, grid, 
     assert stale.read_text(encoding="utf-8") != stale_text  # written again by the runner, not kept
 
 
+@pytest.mark.parametrize("recorded", [
+    version("e" * 40, True, "c" * 20, False),  # a later commit, its docs or results edited: the same code
+    version("a" * 40, False),  # HEAD itself, recorded before code_tree was
+])
+def test_a_result_of_the_same_code_is_complete(tmp_path, mirror, grid, head, recorded):
+    out = tmp_path / "runs"
+    first = sweep(grid, out, log=lambda line: None)
+    for outcome in first.outcomes:
+        record_version(outcome.result_path, recorded)
+    statuses = plan(read_grid(grid), out, head)
+    assert [s.state for s in statuses] == [CellState.COMPLETE] * 2
+    assert statuses[0].detail == "computed by the code of HEAD commit aaaaaaaaaa (code cccccccccc)"
+
+
 def test_with_uncommitted_edits_now_every_complete_cell_is_stale(tmp_path, mirror, grid, monkeypatch):
     out = tmp_path / "runs"
-    edited = version("a" * 40, True)
+    edited = version("a" * 40, True, "c" * 20, True)
     monkeypatch.setattr(sweep_module, "current_provenance", lambda: edited)
     lines = []
     first = sweep(grid, out, log=lines.append)
     for outcome in first.outcomes:
-        record_version(outcome.result_path, version("a" * 40, False))
+        record_version(outcome.result_path, version("a" * 40, False, "c" * 20, False))
     assert [s.state for s in plan(read_grid(grid), out, edited)] == [CellState.STALE] * 2
     again = sweep(grid, out, log=lines.append)
     assert len(again.outcomes) == 2
-    assert any("commit aaaaaaaaaa with uncommitted edits, so no result counts as computed by it" in line
+    assert any("commit aaaaaaaaaa (code cccccccccc) with uncommitted edits, so no result counts as computed by it" in line
                for line in lines)
 
 
