@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
+from xrec_bench.allocator import ALLOCATORS
 from xrec_bench.devices import check_device_name
 from xrec_bench.errors import UserError
 from xrec_bench.files import config_hash
@@ -29,11 +31,13 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     "metrics": {"names": None,
                 # percentile-bootstrap 95% CI of every per-sample mean (extra.ci95); 0 turns it off
                 "bootstrap_resamples": 1000},
-    "runtime": {"device": "cpu", "threads": None, "explain_chunk": 64},
+    # allocator: "retain" keeps freed memory for reuse, "system" leaves glibc's defaults (xrec_bench.allocator)
+    "runtime": {"device": "cpu", "threads": None, "explain_chunk": 64, "allocator": "retain"},
 }
 
 # Keys that change where or how a run executes but not its numbers: kept out of the run id.
 NON_SEMANTIC = ("runtime",)
+RUNTIME_CHOICES = {"allocator": ALLOCATORS}
 
 
 class _Loader(yaml.SafeLoader):
@@ -147,6 +151,31 @@ def check_batch_sizes(base: dict[str, Any], config: dict[str, Any], path: str = 
                                 f"fix it with --set {where}=...")
 
 
+def _shown(value: Any) -> str:
+    """A setting's value as it is written in YAML or --set (null, true, fp32)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def check_choices(choices: dict[str, tuple[Any, ...]], section: dict[str, Any], where: str) -> None:
+    """Every setting named in ``choices`` (a plugin's, or ``RUNTIME_CHOICES``) holds one of its allowed values.
+
+    ``section`` is the config they apply to (``where`` names it: ``method``, ``metrics.bertscore``,
+    ``runtime``). A key the section lacks is left to the defaults, which the contract tests hold to
+    the choices.
+    """
+    for dotted, allowed in choices.items():
+        value: Any = section
+        for part in dotted.split("."):
+            if not isinstance(value, dict) or part not in value:
+                break
+            value = value[part]
+        else:
+            if value not in allowed:
+                key = f"{where}.{dotted}"
+                raise UserError(f"{key} must be one of {', '.join(_shown(choice) for choice in allowed)}, "
+                                f"not {value!r}; fix it with --set {key}=...")
+
+
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``override`` into a copy of ``base`` (dicts merge, everything else replaces)."""
     merged = copy.deepcopy(base)
@@ -250,5 +279,11 @@ def resolve(*, method: str | None, dataset: str, profile: str = "cpu", seed: int
     resolved["metrics"]["names"] = list(names)
     check_whole_numbers(resolved)
     check_batch_sizes(base, {"method": resolved["method"], "metrics": resolved["metrics"]})
+    if method is not None:
+        check_choices(methods.get(method).choices, resolved["method"], "method")
+    for family, section in resolved["metrics"].items():
+        if family in every_family:  # a scored family's whole section, or another's --set keys
+            check_choices(metrics.get(family).choices, section, f"metrics.{family}")
+    check_choices(RUNTIME_CHOICES, resolved["runtime"], "runtime")
     check_device_name(resolved["runtime"]["device"])
     return resolved

@@ -120,6 +120,9 @@ class Method:
     test_split: str = "test"
     defaults: dict[str, Any] = {}
     profiles: dict[str, dict[str, Any]] = {}  # overrides per profile name ("cpu", "paper")
+    # The settings that take one of a few named values: a dotted path inside ``defaults`` ("precision",
+    # "lightgcn.negatives") → the allowed values. config.resolve refuses any other value before a run starts.
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
     # How the runner batches ``explain``: it sorts the whole test set once by (batch_key, sample id),
     # cuts it into batches of ``explain_batch_size`` records, and hands ``explain`` whole batches only
     # (one or more per call, in that order), so no prediction depends on runtime.explain_chunk, the
@@ -176,6 +179,7 @@ class Metric:
     values: ClassVar[dict[str, ValueSpec]] = {}
     defaults: dict[str, Any] = {}
     profiles: dict[str, dict[str, Any]] = {}
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {}  # as Method.choices, checked under metrics.<name>
 
     def __init__(self, config: dict[str, Any]):
         # The defaults table is the one place a setting's default lives: a resolved config already holds

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from xrec_bench.allocator import use_allocator
 from xrec_bench.errors import UserError
 from xrec_bench.files import atomic_write_json, staged_directory
 from xrec_bench.line_files import cut_torn_tail
@@ -198,6 +199,7 @@ def _run_cell(config: dict[str, Any], run_dir: RunDirectory, method_cls: type[Me
         run_dir.discard()
     run_dir.start(config)
     device = config["runtime"]["device"]
+    use_allocator(config["runtime"]["allocator"])
     threads = config["runtime"]["threads"]
     if threads:
         import torch

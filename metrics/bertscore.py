@@ -82,6 +82,7 @@ def load_scorer(model_path: str, num_layers: int | None, *, baseline_path: Path 
 @metrics.register("bertscore", summary="BERTScore precision/recall/F1 (bert-score library), rescaled")
 class BERTScore(Metric):
     values = dict.fromkeys(("bertscore_p", "bertscore_r", "bertscore_f1"), ValueSpec("sample"))
+    choices = {"precision": PRECISIONS}
     defaults = {
         "model": "roberta-large",  # an offline model name, a local directory or a hub id
         "num_layers": 17,
@@ -126,13 +127,6 @@ class BERTScore(Metric):
                             f"metrics.bertscore.baseline, or set metrics.bertscore.rescale=false.")
         return path
 
-    def _precision(self) -> str:
-        precision = self.config["precision"]
-        if precision not in PRECISIONS:
-            raise UserError(f"metrics.bertscore.precision must be one of {', '.join(PRECISIONS)}, not "
-                            f"{precision!r}; fix it with --set metrics.bertscore.precision=fp32.")
-        return precision
-
     def result_config(self, baseline: Path | None) -> dict[str, Any]:
         return {
             "model": self.config["model"],
@@ -141,7 +135,7 @@ class BERTScore(Metric):
             "rescale": baseline is not None,
             "baseline": sha256_of(baseline) if baseline is not None else None,
             "lang": self.config["lang"],
-            "precision": self._precision(),
+            "precision": self.config["precision"],
             "bert_score": metadata.version("bert-score"),
         }
 

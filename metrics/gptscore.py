@@ -22,6 +22,7 @@ from typing import Any
 from xrec_bench.errors import MetricUnavailable
 from xrec_bench.files import config_hash
 from xrec_bench.line_files import split_lines
+from xrec_bench.metrics.judges import BACKENDS
 from xrec_bench.metrics.judges.redaction import redact
 from xrec_bench.metrics.per_sample import summarise
 from xrec_bench.plugin import Metric, MetricResult, RunContext, ValueSpec
@@ -100,6 +101,7 @@ class JudgeCache:
 @metrics.register("gptscore", summary="XRec's GPTScore: an LLM judge scores explanation vs reference, 0-100")
 class GPTScore(Metric):
     values = {"gptscore": ValueSpec("sample")}
+    choices = {"judge": (None, *BACKENDS)}  # null: no judge configured, so the metric is skipped
     defaults = {
         "judge": None,  # "openai" (any OpenAI-compatible chat endpoint) or "hf" (local transformers model)
         "model": None,

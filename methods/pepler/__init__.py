@@ -63,15 +63,22 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from xrec_bench.hardware import cpu_has_native_bf16
-from xrec_bench.methods.wordlevel.precision import check_training_precision
+from xrec_bench.methods.wordlevel.precision import TRAINING_PRECISIONS
+from xrec_bench.methods.wordlevel.validation import CRITERIA
 from xrec_bench.plugin import Method, RunContext
 from xrec_bench.records import DatasetSplits, Record
 from xrec_bench.registry import methods
+
+# The two length settings (config key ``length``): BPE tokens kept per explanation.
+LENGTH_SETTINGS = {"official": 20, "xrec": 96}
 
 
 @methods.register("pepler", summary="PEPLER: continuous user/item prompts + a pretrained LM, two-stage tuning")
 class Pepler(Method):
     version = "1"
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "length": tuple(LENGTH_SETTINGS), "valid_criterion": CRITERIA, "precision": TRAINING_PRECISIONS,
+    }
     defaults: ClassVar[dict[str, Any]] = {
         "backbone": "gpt2",
         "length": "xrec",
@@ -108,7 +115,6 @@ class Pepler(Method):
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
-        check_training_precision(config.get("precision", self.defaults["precision"]))
         self.model = None
         self.tokenizer = None
         self.meta: dict[str, Any] = {}

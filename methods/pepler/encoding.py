@@ -13,9 +13,6 @@ from typing import Any
 
 import torch
 
-# The two length settings (config key ``length``): BPE tokens kept per explanation.
-LENGTH_SETTINGS = {"official": 20, "xrec": 96}
-
 
 def encode_explanation(tokenizer: Any, text: str, max_tokens: int) -> list[int]:
     """``[<bos>, first max_tokens BPE ids of text, <eos>]``."""

@@ -15,12 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from xrec_bench.methods.pepler.encoding import (
-    LENGTH_SETTINGS,
-    batch_order,
-    encode_explanation,
-    iterate_batches,
-)
+from xrec_bench.methods.pepler import LENGTH_SETTINGS
+from xrec_bench.methods.pepler.encoding import batch_order, encode_explanation, iterate_batches
 from xrec_bench.methods.pepler.generation import autocast
 from xrec_bench.methods.pepler.model import PromptedLM
 from xrec_bench.methods.wordlevel.early_stopping import train_with_early_stopping
@@ -49,12 +45,7 @@ def encode_split(records: Sequence[Record], tokenizer: Any, user_map: IdMap, ite
 
 
 def max_tokens_of(config: dict[str, Any]) -> int:
-    from xrec_bench.errors import UserError
-
-    length = config["length"]
-    if length not in LENGTH_SETTINGS:
-        raise UserError(f"method.length must be one of {', '.join(LENGTH_SETTINGS)}, got {length!r}.")
-    return LENGTH_SETTINGS[length]
+    return LENGTH_SETTINGS[config["length"]]
 
 
 class StageTrainer:

@@ -16,17 +16,23 @@ from typing import Any, ClassVar
 from xrec_bench.methods.wordlevel.method import SHARED_CPU_PROFILE, SHARED_DEFAULTS, WordLevelMethod
 from xrec_bench.registry import methods
 
+# How the encoder layers are initialised (config ``layer_init``): "official-copies" deep-copies one
+# layer (the official TransformerEncoder's _get_clones), so all layers start identical;
+# "independent" draws every layer's weights separately.
+LAYER_INITS = ("official-copies", "independent")
+
 
 @methods.register("peter", summary="PETER: small Transformer with the PETER mask and context-prediction loss")
 class PETER(WordLevelMethod):
     model_module = "xrec_bench.methods.peter.model"
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {**WordLevelMethod.choices, "layer_init": LAYER_INITS}
     defaults: ClassVar[dict[str, Any]] = {
         **SHARED_DEFAULTS,
         "emsize": 512,
         "nhead": 2,
         "nhid": 2048,
         "nlayers": 2,
-        "layer_init": "official-copies",  # or "independent"; methods.peter.model.LAYER_INITS
+        "layer_init": "official-copies",  # or "independent" (LAYER_INITS)
         "dropout": 0.2,
         "peter_mask": True,
         "text_reg": 1.0,

@@ -20,10 +20,6 @@ from xrec_bench.methods.wordlevel.losses import target_nll
 from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
 
 SOURCE_LENGTH = 2  # [user, item]; PETER+ would add the feature word, which XRec data lacks
-# How the encoder layers are initialised (config ``layer_init``): "official-copies" deep-copies one
-# layer (the official TransformerEncoder's _get_clones), so all layers start identical;
-# "independent" draws every layer's weights separately.
-LAYER_INITS = ("official-copies", "independent")
 
 
 class PeterLayer(nn.Module):
@@ -85,9 +81,6 @@ class PeterNetwork(nn.Module):
                  text_reg: float = 1.0, context_reg: float = 1.0, max_length: int = 512,
                  layer_init: str = "official-copies"):
         super().__init__()
-        if layer_init not in LAYER_INITS:
-            raise UserError(f"Unknown layer_init {layer_init!r}; set method.layer_init to one of: "
-                            f"{', '.join(LAYER_INITS)}.")
         self.emsize, self.peter_mask = emsize, peter_mask
         self.text_reg, self.context_reg = text_reg, context_reg
         self.user_embeddings = nn.Embedding(num_users, emsize)
@@ -95,7 +88,7 @@ class PeterNetwork(nn.Module):
         self.word_embeddings = nn.Embedding(num_words, emsize)
         self.register_buffer("positions", sinusoidal_positions(max_length, emsize), persistent=False)
         self.embedding_dropout = nn.Dropout(dropout)
-        if layer_init == "official-copies":
+        if layer_init == "official-copies":  # one of xrec_bench.methods.peter.LAYER_INITS
             layer = PeterLayer(emsize, nhead, nhid, dropout)
             self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(nlayers))
         else:

@@ -15,13 +15,14 @@ import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from xrec_bench.hardware import cpu_has_native_bf16
 from xrec_bench.methods.wordlevel.ids import IdMap, build_id_maps, unseen_report
-from xrec_bench.methods.wordlevel.precision import check_training_precision
-from xrec_bench.methods.wordlevel.sequences import words_for
+from xrec_bench.methods.wordlevel.precision import TRAINING_PRECISIONS
+from xrec_bench.methods.wordlevel.sequences import LENGTHS, words_for
 from xrec_bench.methods.wordlevel.tokenizer import Vocabulary
+from xrec_bench.methods.wordlevel.validation import CRITERIA
 from xrec_bench.plugin import Method, RunContext
 from xrec_bench.records import DatasetSplits, Record
 
@@ -60,10 +61,13 @@ META_FILE = "wordlevel.json"
 
 class WordLevelMethod(Method):
     model_module = ""
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "length": tuple(LENGTHS), "valid_criterion": CRITERIA, "precision": TRAINING_PRECISIONS,
+        "decoding": ("incremental", "full"),
+    }
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
-        check_training_precision(config.get("precision", SHARED_DEFAULTS["precision"]))
         self.model = None
         self.vocab: Vocabulary | None = None
         self.users: IdMap | None = None

@@ -15,10 +15,9 @@ from typing import Any
 
 import torch
 from xrec_bench.methods.wordlevel.early_stopping import train_with_early_stopping
-from xrec_bench.methods.wordlevel.precision import check_training_precision
 from xrec_bench.methods.wordlevel.sequences import EncodedSplit
 from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
-from xrec_bench.methods.wordlevel.validation import ValidationMean, check_criterion
+from xrec_bench.methods.wordlevel.validation import ValidationMean
 from xrec_bench.stages import peak_rss_mb
 
 
@@ -53,10 +52,8 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
     ``precision="bf16-autocast"`` runs the forward passes under bfloat16 autocast (weights and
     optimiser stay fp32); "fp32" is the official setting (``xrec_bench.methods.wordlevel.precision``). ``valid_criterion`` is one of
     ``xrec_bench.methods.wordlevel.validation.CRITERIA``; validation batches have ``batch_size`` records, in
-    split order, as officially.
+    split order, as officially. Both are checked against the method's ``choices`` when the config is resolved.
     """
-    check_training_precision(precision)
-    check_criterion(valid_criterion)
 
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16-autocast")

@@ -9,28 +9,20 @@ Config key ``valid_criterion`` (docs/fidelity.md, section "Shared word-level par
 - ``token-weighted``: the mean NLL over every non-pad target token of the split,
   ``Σ_b T_b · mean_b / Σ_b T_b``; the same for any batch size or order (its exp is the perplexity).
 
-Pure Python: the callers pass each batch's mean loss, record count and target-token count.
+Pure Python: the callers pass each batch's mean loss, record count and target-token count. The methods
+declare CRITERIA in their ``choices``, so config.resolve refuses any other criterion.
 """
 
 from __future__ import annotations
 
-from xrec_bench.errors import UserError
-
 CRITERIA = ("official-batch-weighted", "token-weighted")
-
-
-def check_criterion(criterion: str) -> str:
-    if criterion not in CRITERIA:
-        raise UserError(f"Unknown validation criterion {criterion!r}; set method.valid_criterion to one of: "
-                        f"{', '.join(CRITERIA)}.")
-    return criterion
 
 
 class ValidationMean:
     """Accumulates per-batch token-mean losses into the chosen criterion."""
 
     def __init__(self, criterion: str):
-        self.criterion = check_criterion(criterion)
+        self.criterion = criterion
         self.total = 0.0
         self.weight = 0
 

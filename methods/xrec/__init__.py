@@ -19,10 +19,26 @@ from xrec_bench.records import DatasetSplits, Record
 from xrec_bench.registry import methods
 from xrec_bench.stages import release_free_memory
 
-# XRec's encoder/ settings and training protocol (see methods/xrec/graph.py PROTOCOL for the choices).
+# XRec's encoder/ settings and training protocol (LIGHTGCN_PROTOCOL names the choices).
 LIGHTGCN_PAPER = {"embedding_dim": 64, "num_layers": 4, "lr": 1e-3, "batch_size": 1024, "weight_decay": 1e-6,
                   "max_epochs": 300, "patience": 10, "eval_k": 20, "init": "two-tables",
                   "regularization": "propagated-sum", "negatives": "fixed", "validation": "per-interaction"}
+
+# The LightGCN training protocol's named choices (methods/xrec/graph.py); the first of each is what
+# XRec's encoder/ code does.
+LIGHTGCN_PROTOCOL = {
+    # two Xavier-uniform tables, users and items apart (encoder/models/lightgcn.py) | one table over all nodes
+    "init": ("two-tables", "one-table"),
+    # weight_decay x summed squared norms of the batch's PROPAGATED embeddings (cal_loss) | layer-0
+    # embeddings' squared norms / (2 x batch size), the usual LightGCN recipe
+    "regularization": ("propagated-sum", "layer0-mean"),
+    # one negative per training interaction, drawn once at load time from the training items and reused
+    # every epoch (utils/data_handler.py) | drawn afresh for every batch from all items
+    "negatives": ("fixed", "per-batch"),
+    # early-stopping Recall@k averaged over validation interactions, training items not masked
+    # (utils/metrics.py) | averaged over validation users, training items masked
+    "validation": ("per-interaction", "per-user-masked"),
+}
 
 CPU_BF16 = cpu_has_native_bf16()
 
@@ -31,14 +47,20 @@ CPU_BF16 = cpu_has_native_bf16()
 # are not in autocast's cast cache, so fp32 weights would be cast again on every forward).
 PRECISIONS = ("fp32", "bf16-autocast", "bf16-weights")
 
-CHOICES = {"precision": PRECISIONS, "injection": ("all-layers", "input-only", "none"), "adapter": ("moe", "linear"),
-           "graph_embeddings": ("lightgcn", "random", "official"), "prompt_format": ("official", "chat-template"),
-           "new_token_init": ("mean", "normal")}
+# method.injection (methods/xrec/injection.py) and method.training.loss_start (methods/xrec/training.py).
+INJECTIONS = ("all-layers", "input-only", "none")
+LOSS_STARTS = ("explain-token", "target")
 
 
 @methods.register("xrec", summary="XRec: LightGCN graph tokens + MoE adapters injected into a frozen LLM")
 class XRec(Method):
     version = "1"
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "precision": PRECISIONS, "injection": INJECTIONS, "adapter": ("moe", "linear"),
+        "graph_embeddings": ("lightgcn", "random", "official"), "prompt_format": ("official", "chat-template"),
+        "new_token_init": ("mean", "normal"), "training.loss_start": LOSS_STARTS,
+        **{f"lightgcn.{key}": allowed for key, allowed in LIGHTGCN_PROTOCOL.items()},
+    }
     defaults: ClassVar[dict[str, Any]] = {
         "backbone": "smollm2-135m-instruct",
         "load_in_8bit": False,  # used only where bitsandbytes and a GPU exist
@@ -113,10 +135,6 @@ class XRec(Method):
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
-        for key, allowed in CHOICES.items():
-            if config.get(key, self.defaults[key]) not in allowed:
-                raise UserError(f"method.{key} must be one of {', '.join(allowed)}, "
-                                f"not {config.get(key)!r}; fix it with --set method.{key}=...")
         self._state: dict[str, Any] | None = None
 
     def _cfg(self, key: str) -> Any:

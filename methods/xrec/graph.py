@@ -28,20 +28,8 @@ from xrec_bench.records import InteractionGraph
 GRAPH_KEYS = ("embedding_dim", "num_layers", "lr", "batch_size", "weight_decay", "max_epochs",
               "patience", "eval_k", "init", "regularization", "negatives", "validation")
 
-# The training protocol's named choices; the first of each is what XRec's encoder/ code does.
-PROTOCOL = {
-    # two Xavier-uniform tables, users and items apart (encoder/models/lightgcn.py) | one table over all nodes
-    "init": ("two-tables", "one-table"),
-    # weight_decay x summed squared norms of the batch's PROPAGATED embeddings (cal_loss) | layer-0
-    # embeddings' squared norms / (2 x batch size), the usual LightGCN recipe
-    "regularization": ("propagated-sum", "layer0-mean"),
-    # one negative per training interaction, drawn once at load time from the training items and reused
-    # every epoch (utils/data_handler.py) | drawn afresh for every batch from all items
-    "negatives": ("fixed", "per-batch"),
-    # early-stopping Recall@k averaged over validation interactions, training items not masked
-    # (utils/metrics.py) | averaged over validation users, training items masked
-    "validation": ("per-interaction", "per-user-masked"),
-}
+# The protocol's choices (init, regularization, negatives, validation) are declared with XRec's settings,
+# in xrec_bench.methods.xrec.LIGHTGCN_PROTOCOL, and checked when the run config is resolved.
 
 
 @dataclass
@@ -184,7 +172,7 @@ def initialise(model: LightGCN, num_users: int, init: str) -> None:
 def bpr_loss(propagated: torch.Tensor, base: torch.Tensor, nodes: tuple[torch.Tensor, ...],
              cfg: dict[str, Any]) -> torch.Tensor:
     """BPR over (user, positive, negative) node ids plus ``weight_decay`` x the L2 term of
-    ``cfg["regularization"]`` (see PROTOCOL)."""
+    ``cfg["regularization"]`` (see LIGHTGCN_PROTOCOL)."""
     eu, ep, en = (propagated[ids] for ids in nodes)
     bpr = -torch.nn.functional.logsigmoid((eu * ep).sum(-1) - (eu * en).sum(-1)).mean()
     if cfg["regularization"] == "propagated-sum":
@@ -202,9 +190,6 @@ def train_lightgcn(graph: InteractionGraph, cfg: dict[str, Any], seed: int,
     nu, ni = graph.num_users, graph.num_items
     edges = np.unique(np.asarray(graph.train_edges, dtype=np.int64), axis=0)
     adjacency = normalized_adjacency(nu, ni, edges)
-    for key, allowed in PROTOCOL.items():
-        if cfg[key] not in allowed:
-            raise ValueError(f"lightgcn.{key} must be one of {', '.join(allowed)}, not {cfg[key]!r}")
     model = build_model(nu + ni, cfg)
     initialise(model, nu, cfg["init"])
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])

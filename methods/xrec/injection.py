@@ -26,8 +26,9 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
+from xrec_bench.methods.xrec import INJECTIONS
 
-MODES = ("all-layers", "input-only", "none")
+MODES = INJECTIONS  # method.injection, declared with XRec's settings
 
 
 def attention_projections(model: nn.Module) -> list[tuple[nn.Module, nn.Module, nn.Module]]:

@@ -50,19 +50,14 @@ class CollaborativeAdapters(nn.Module):
         return (self.user(self.lookup(self.user_table, uids)), self.item(self.lookup(self.item_table, iids)))
 
 
-LOSS_STARTS = ("explain-token", "target")
-
-
 def encode(records: Sequence[Record], builder: PromptBuilder, explain_token_id: int, max_target_tokens: int,
            loss_start: str = "target") -> list[Encoded]:
     """Each record's whole training text tokenised at once (as XRec does), and where its loss begins.
 
     ``loss_start``: ``explain-token`` trains the prediction of ``<EXPLAIN_POS>`` itself and everything
     after it (XRec's ``Explainer.loss`` masks the labels before the shift, at positions before that
-    token); ``target`` trains only the tokens after the prompt.
+    token); ``target`` trains only the tokens after the prompt (xrec_bench.methods.xrec.LOSS_STARTS).
     """
-    if loss_start not in LOSS_STARTS:
-        raise ValueError(f"loss_start must be one of {LOSS_STARTS}, not {loss_start!r}")
     encoded = []
     for index, record in enumerate(records):
         prompt, target = builder.training_pair(record)

@@ -78,7 +78,7 @@ def module_info(family: str):
 
 def compute(family: str, predictions: list[str], references: list[str], settings: dict[str, Any]) -> dict[str, Any]:
     """Score with the registered metric; raises MetricUnavailable (with the reason) where it cannot run."""
-    from xrec_bench.config import merge, plugin_layer
+    from xrec_bench.config import check_choices, merge, plugin_layer
     from xrec_bench.models import cache_root
     from xrec_bench.plugin import RunContext
     from xrec_bench.registry import metrics
@@ -88,6 +88,7 @@ def compute(family: str, predictions: list[str], references: list[str], settings
     ctx = RunContext(device=settings.pop("device", "cpu"), seed=int(settings.pop("seed", 0)),
                      cache_dir=Path(settings.pop("cache_dir", cache_root())))
     config = merge(plugin_layer(cls, settings.pop("profile", "cpu")), settings)
+    check_choices(cls.choices, config, f"metrics.{family}")  # settings that skip config.resolve are held to the same choices
     output: dict[str, Any] = {}
     for name, result in cls(config).score(list(predictions), list(references), ctx).items():
         output[name] = result.value

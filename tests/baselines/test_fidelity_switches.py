@@ -7,7 +7,7 @@ number of records; the alternative weights it by its number of target tokens.
 
 import pytest
 import torch
-from xrec_bench.config import plugin_layer
+from xrec_bench.config import plugin_layer, resolve
 from xrec_bench.errors import UserError
 from xrec_bench.methods.peter.model import build_model
 from xrec_bench.methods.wordlevel.sequences import EncodedSplit, format_ids
@@ -52,8 +52,8 @@ def test_peter_cpu_profile_draws_each_layer_independently():
 
 
 def test_an_unknown_layer_init_is_a_user_error():
-    with pytest.raises(UserError, match="method.layer_init"):
-        build_model(peter_config("paper", layer_init="shared"), 5, 5, 20)
+    with pytest.raises(UserError, match=r"method\.layer_init must be one of official-copies, independent"):
+        resolve(method="peter", dataset="yelp-mini", metric_names=["usr"], assignments=["method.layer_init=shared"])
 
 
 @pytest.mark.parametrize("name", ["att2seq", "nrt", "peter"])
@@ -71,8 +71,10 @@ def test_the_two_criteria_weight_batch_means_by_records_or_by_tokens():
         tokens.add(mean, records, count)
     assert official.value == pytest.approx((2 * 5 / 3 + 1 * 4.0) / (2 + 1)) == pytest.approx(22 / 9)
     assert tokens.value == pytest.approx((6 * 5 / 3 + 1 * 4.0) / (6 + 1)) == pytest.approx(2.0)
-    with pytest.raises(UserError, match="method.valid_criterion"):
-        ValidationMean("per-record")
+    for name in ("att2seq", "nrt", "peter"):
+        with pytest.raises(UserError, match=r"method\.valid_criterion must be one of official-batch-weighted"):
+            resolve(method=name, dataset="yelp-mini", metric_names=["usr"],
+                    assignments=["method.valid_criterion=per-record"])
 
 
 class RecordCostModel(torch.nn.Module):

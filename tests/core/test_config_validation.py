@@ -75,3 +75,69 @@ def test_committed_results_keep_their_run_ids():
     for path in configs:
         config = run_config.load_yaml(Path(path).read_text(encoding="utf-8"))
         assert run_config.run_id(config) == path.parent.name, path
+
+
+def registered_plugins():
+    from xrec_bench.registry import methods, metrics
+
+    return [pytest.param(entry.obj, id=f"{kind}:{entry.name}")
+            for kind, registry in (("method", methods), ("metric", metrics)) for entry in registry.entries()]
+
+
+def setting(config, dotted):
+    for part in dotted.split("."):
+        assert isinstance(config, dict) and part in config, f"{dotted} is not a setting"
+        config = config[part]
+    return config
+
+
+@pytest.mark.parametrize("plugin", registered_plugins())
+def test_every_declared_choice_is_a_setting_whose_defaults_are_allowed_in_every_profile(plugin):
+    for dotted, allowed in plugin.choices.items():
+        assert isinstance(allowed, tuple) and allowed, f"{dotted}: choices are a non-empty tuple"
+        setting(plugin.defaults, dotted)
+        for profile in run_config.PROFILES:
+            value = setting(run_config.plugin_layer(plugin, profile), dotted)
+            assert value in allowed, f"{plugin.__name__} {profile} profile: {dotted}={value!r} not in {allowed}"
+
+
+def test_both_per_hardware_precisions_are_choices():
+    """The cpu profiles pick bf16 or fp32 by cpu_has_native_bf16(): either outcome must resolve."""
+    from xrec_bench.registry import methods
+
+    assert {"fp32", "bf16-weights"} <= set(methods.get("xrec").choices["precision"])
+    for name in ("att2seq", "nrt", "peter", "pepler"):
+        assert {"fp32", "bf16-autocast"} <= set(methods.get(name).choices["precision"])
+
+
+@pytest.mark.parametrize("method, metric_names, assignment, sentence", [
+    ("xrec", ["usr"], "method.precision=fp16",
+     "method.precision must be one of fp32, bf16-autocast, bf16-weights, not 'fp16'"),
+    ("xrec", ["usr"], "method.lightgcn.negatives=sometimes",
+     "method.lightgcn.negatives must be one of fixed, per-batch, not 'sometimes'"),
+    ("xrec", ["usr"], "method.training.loss_start=prompt",
+     "method.training.loss_start must be one of explain-token, target, not 'prompt'"),
+    ("att2seq", ["usr"], "method.precision=bf16-weights",
+     "method.precision must be one of fp32, bf16-autocast, not 'bf16-weights'"),
+    ("peter", ["usr"], "method.layer_init=shared",
+     "method.layer_init must be one of official-copies, independent, not 'shared'"),
+    ("nrt", ["usr"], "method.length=long", "method.length must be one of official, xrec, not 'long'"),
+    ("retrieval", ["bertscore"], "metrics.bertscore.precision=fp16",
+     "metrics.bertscore.precision must be one of fp32, bf16, not 'fp16'"),
+    # A family that is not scored has its --set keys checked all the same.
+    ("retrieval", ["usr"], "metrics.bertscore.precision=fp16",
+     "metrics.bertscore.precision must be one of fp32, bf16, not 'fp16'"),
+    ("retrieval", ["usr"], "metrics.gptscore.judge=claude",
+     "metrics.gptscore.judge must be one of null, openai, hf, not 'claude'"),
+])
+def test_a_value_outside_a_declared_choice_is_one_sentence_naming_the_full_key(method, metric_names, assignment,
+                                                                              sentence):
+    with pytest.raises(UserError) as raised:
+        run_config.resolve(method=method, dataset="yelp-mini", metric_names=metric_names, assignments=[assignment])
+    assert str(raised.value) == f"{sentence}; fix it with --set {assignment.split('=')[0]}=..."
+
+
+def test_a_bad_choice_exits_2_from_the_cli_in_one_sentence():
+    done = run_cli("config", "--method", "xrec", "--dataset", "yelp-mini", "--set", "method.precision=fp16")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "method.precision must be one of fp32, bf16-autocast, bf16-weights, not 'fp16'" in done.stderr

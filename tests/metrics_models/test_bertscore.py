@@ -6,6 +6,7 @@ import csv
 
 import numpy as np
 import pytest
+from xrec_bench import config as run_config
 from xrec_bench.config import plugin_layer
 from xrec_bench.data.fetch import ensure_file
 from xrec_bench.data.safe_pickle import load_string_list
@@ -13,6 +14,7 @@ from xrec_bench.errors import MetricUnavailable, UserError
 from xrec_bench.files import sha256_of
 from xrec_bench.metrics.bertscore import BERTScore, shipped_baseline
 from xrec_bench.metrics.bertscore_baseline import calibrate_baseline, draw_pairs
+from xrec_bench.metrics.evaluate_modules import compute
 from xrec_bench.models import resolve
 from xrec_bench.plugin import RunContext
 
@@ -131,6 +133,10 @@ def test_bf16_precision_is_recorded_and_close_to_fp32(google_pairs):
     assert 0 < gap < 0.05  # a different computation (bf16 products), close to fp32's scores
 
 
-def test_an_unknown_precision_is_refused_in_one_sentence(google_pairs):
-    with pytest.raises(UserError, match="metrics.bertscore.precision must be one of fp32, bf16"):
-        BERTScore({**plugin_layer(BERTScore, "cpu"), "precision": "fp16"}).score(["a"], ["b"], RunContext())
+def test_an_unknown_precision_is_refused_in_one_sentence():
+    sentence = r"metrics\.bertscore\.precision must be one of fp32, bf16, not 'fp16'"
+    with pytest.raises(UserError, match=sentence):
+        run_config.resolve(method=None, dataset="yelp-mini", metric_names=["bertscore"],
+                           assignments=["metrics.bertscore.precision=fp16"])
+    with pytest.raises(UserError, match=sentence):  # the evaluate module's settings skip resolve
+        compute("bertscore", ["a"], ["b"], {"precision": "fp16"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from xrec_bench.config import plugin_layer
+from xrec_bench.config import plugin_layer, resolve
 from xrec_bench.errors import UserError
 from xrec_bench.methods.pepler import Pepler
 from xrec_bench.plugin import RunContext
@@ -62,9 +62,9 @@ def test_seeded_fit_is_reproducible(tiny_backbone_dir, yelp_mini):
     assert first["history"][0]["valid_loss"] == second["history"][0]["valid_loss"]
 
 
-def test_an_unknown_length_setting_is_a_user_error(tiny_backbone_dir, yelp_mini):
-    with pytest.raises(UserError, match="method.length"):
-        Pepler(tiny_config(tiny_backbone_dir, length="long")).fit(sliced(yelp_mini, 4, 2, 2), RunContext())
+def test_an_unknown_length_setting_is_a_user_error():
+    with pytest.raises(UserError, match=r"method\.length must be one of official, xrec, not 'long'"):
+        resolve(method="pepler", dataset="yelp-mini", metric_names=["usr"], assignments=["method.length=long"])
 
 
 def test_load_without_a_saved_model_is_a_user_error(tmp_path):

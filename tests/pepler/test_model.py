@@ -7,8 +7,8 @@ import sys
 
 import pytest
 import torch
+from xrec_bench.methods.pepler import LENGTH_SETTINGS
 from xrec_bench.methods.pepler.encoding import (
-    LENGTH_SETTINGS,
     batch_order,
     decode_generated,
     encode_explanation,

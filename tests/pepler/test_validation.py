@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from xrec_bench.config import plugin_layer
+from xrec_bench.config import plugin_layer, resolve
 from xrec_bench.errors import UserError
 from xrec_bench.methods.pepler import Pepler
 from xrec_bench.methods.pepler.training import EncodedSplit, StageTrainer
@@ -45,5 +45,6 @@ def test_the_token_weighted_criterion_is_the_mean_over_every_token():
 def test_profiles_and_unknown_values():
     assert plugin_layer(Pepler, "paper")["valid_criterion"] == "official-batch-weighted"
     assert plugin_layer(Pepler, "cpu")["valid_criterion"] == "token-weighted"
-    with pytest.raises(UserError, match="method.valid_criterion"):
-        validation_loss("per-record")
+    with pytest.raises(UserError, match=r"method\.valid_criterion must be one of official-batch-weighted"):
+        resolve(method="pepler", dataset="yelp-mini", metric_names=["usr"],
+                assignments=["method.valid_criterion=per-record"])

@@ -80,8 +80,8 @@ def test_ablation_switches_change_the_run_id_and_bad_values_are_user_errors():
     assert paper["backbone"] == "meta-llama/Llama-2-7b-chat-hf" and paper["prompt_format"] == "official"
     assert paper["training"]["batch_size"] == 1 and paper["training"]["lr"] == 1e-4
     assert paper["lightgcn"]["max_epochs"] == 300 and paper["lightgcn"]["patience"] == 10
-    with pytest.raises(UserError, match="method.injection"):
-        XRec({**XRec.defaults, "injection": "everywhere"})
+    with pytest.raises(UserError, match=r"method\.injection must be one of all-layers, input-only, none"):
+        resolve(method="xrec", dataset="yelp-mini", metric_names=["usr"], assignments=["method.injection=everywhere"])
 
 
 def test_generation_batches_are_the_runners_batches_whatever_the_chunk(tiny_dir, tmp_path, monkeypatch):
