@@ -123,14 +123,16 @@ class XRec(Method):
                 # 40% of batched bf16 decoding (one query row per step), and eager decoding ran batch 16
                 # at 136 vs 111 tokens/s. In a 20-step training check: sdpa 4.16 records/s, 2.93 GB peak;
                 # eager 5.29 records/s, 3.51 GB (it keeps the S x S probabilities twice for backward);
-                # eager_low_memory (methods/xrec/attention.py) 5.53 records/s, 3.01 GB.
+                # eager_low_memory (methods/xrec/attention.py) 5.53 records/s, 3.01 GB. On a 2-core avx512_bf16
+                # CPU (2026-12-02), eager_grouped decoded batch 16 with outputs identical to eager's on 32 of 32
+                # records, without eager's per-step copy of the whole KV cache (tests/xrec/test_perf.py).
                 "training": {"lr": 1e-3, "batch_size": 8, "log_every": 4, "valid_records": 48,
                              "warmup_steps": 25, "attention": "eager_low_memory"},
                 # Greedy decoding of the 135M backbone falls into copying the system instruction after
                 # adapter training ("The user would enjoy the business within 50 words.": 113 of 300
                 # outputs of the full yelp-mini run at 1.0); a mild repetition penalty stops it (10/64
                 # echoes at 1.0, 0/64 at 1.1, same checkpoint). The paper profile keeps 1.0.
-                "generation": {"batch_size": 16, "repetition_penalty": 1.1, "attention": "eager"}},
+                "generation": {"batch_size": 16, "repetition_penalty": 1.1, "attention": "eager_grouped"}},
     }
 
     def __init__(self, config: dict[str, Any]):

@@ -111,7 +111,7 @@ def load_backbone(name: str, device: str = "cpu", load_in_8bit: bool = False, dt
 def use_attention(backbone: Backbone, implementation: str | None) -> None:
     """Switch the attention kernel (eager | sdpa | ...) for the next phase; null leaves it as loaded."""
     if implementation and backbone.model.config._attn_implementation != implementation:
-        import xrec_bench.methods.xrec.attention  # noqa: F401 - registers eager_low_memory with transformers
+        import xrec_bench.methods.xrec.attention  # noqa: F401 - registers eager_grouped, eager_low_memory
 
         backbone.model.set_attn_implementation(implementation)
 

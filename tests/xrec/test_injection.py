@@ -111,17 +111,18 @@ def test_generation_with_kv_cache_equals_without(tiny):
     injector.remove()
 
 
-def test_low_memory_eager_attention_equals_eager_in_float32(tiny):
+def test_the_grouped_eager_kernels_equal_eager_in_float32(tiny):
     from xrec_bench.methods.xrec.backbone import use_attention
 
     ids = torch.randint(0, 200, (2, 12))
     mask = torch.ones_like(ids)
     mask[0, :3] = 0  # left padding
     logits = {}
-    for kernel in ("eager", "eager_low_memory"):
+    for kernel in ("eager", "eager_low_memory", "eager_grouped"):
         use_attention(tiny, kernel)
         assert tiny.model.config._attn_implementation == kernel
         with torch.no_grad():
             logits[kernel] = tiny.model(input_ids=ids, attention_mask=mask).logits[mask.bool()]
     use_attention(tiny, "sdpa")
     torch.testing.assert_close(logits["eager_low_memory"], logits["eager"], atol=0, rtol=0)
+    torch.testing.assert_close(logits["eager_grouped"], logits["eager"], atol=0, rtol=0)
