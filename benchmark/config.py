@@ -31,8 +31,9 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
     "metrics": {"names": None,
                 # percentile-bootstrap 95% CI of every per-sample mean (extra.ci95); 0 turns it off
                 "bootstrap_resamples": 1000},
-    # allocator: "retain" keeps freed memory for reuse, "system" leaves glibc's defaults (xrec_bench.allocator)
-    "runtime": {"device": "cpu", "threads": None, "explain_chunk": 64, "allocator": "retain"},
+    # allocator: "system" leaves glibc's defaults; "retain" keeps freed memory for reuse, faster but never
+    # returned (xrec_bench.allocator)
+    "runtime": {"device": "cpu", "threads": None, "explain_chunk": 64, "allocator": "system"},
 }
 
 # Keys that change where or how a run executes but not its numbers: kept out of the run id.

@@ -26,10 +26,11 @@ print(applied, (time.perf_counter() - start) / 20)
 def test_the_allocator_is_a_runtime_choice_kept_out_of_the_run_id():
     from xrec_bench.config import run_id
 
-    retain = resolve(method="retrieval", dataset="yelp-mini")
     system = resolve(method="retrieval", dataset="yelp-mini", assignments=["runtime.allocator=system"])
-    assert retain["runtime"]["allocator"] == "retain" and system["runtime"]["allocator"] == "system"
-    assert run_id(retain) == run_id(system)
+    retain = resolve(method="retrieval", dataset="yelp-mini")
+    assert system["runtime"]["allocator"] == "system" == retain["runtime"]["allocator"]  # the default
+    retain = resolve(method="retrieval", dataset="yelp-mini", assignments=["runtime.allocator=retain"])
+    assert retain["runtime"]["allocator"] == "retain" and run_id(retain) == run_id(system)
     with pytest.raises(UserError, match=r"^runtime.allocator must be one of retain, system, not 'jemalloc'"):
         resolve(method="retrieval", dataset="yelp-mini", assignments=["runtime.allocator=jemalloc"])
 
