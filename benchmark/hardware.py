@@ -5,6 +5,10 @@ or AVX-512 BF16). Elsewhere torch emulates bf16 matrix products: on an AVX2-only
 512 x 576 x 1536 product ran at 1.3 GFLOP/s in bf16 against 157 GFLOP/s in fp32, so those profiles
 compute in fp32 there. The resolved config (and so the run id) records the precision a run used.
 Read from /proc/cpuinfo, without importing torch, because plugins read it when they are listed.
+
+``cpu_description`` names the CPU and its bf16 instruction set in each result's environment: bf16
+kernels (AMX tiles or AVX-512 BF16 dot products) round differently, so two machines of one run id can
+give different predictions, and the cost table must say which machine a timing came from.
 """
 
 from __future__ import annotations
@@ -16,10 +20,27 @@ NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 @lru_cache(maxsize=1)
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether the CPU flags name a hardware bf16 matrix instruction set (False where unknown)."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").split())
-    except OSError:
-        return False
+    flags = set(_cpuinfo().split())
     return any(flag in flags for flag in NATIVE_BF16_FLAGS)
+
+
+def cpu_description() -> dict[str, str | None]:
+    """The CPU's model name and its hardware bf16 instruction sets ("amx_bf16 avx512_bf16", "none"),
+    or None for each where /proc/cpuinfo is absent."""
+    text = _cpuinfo()
+    if not text:
+        return {"cpu_model": None, "cpu_bf16": None}
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                  if line.startswith("model name") and ":" in line), None)
+    flags = set(text.split())
+    native = [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
+    return {"cpu_model": model, "cpu_bf16": " ".join(native) or "none"}

@@ -31,6 +31,7 @@ from typing import Any
 
 from xrec_bench.errors import UserError
 from xrec_bench.files import atomic_write_json
+from xrec_bench.hardware import cpu_description
 
 SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
@@ -136,7 +137,7 @@ def environment(device: str, provenance: Provenance) -> dict[str, Any]:
     return {"python": platform.python_version(), "platform": platform.platform(), "packages": packages,
             "git_commit": provenance.git_commit, "git_dirty": provenance.git_dirty,
             "code_tree": provenance.code_tree, "code_dirty": provenance.code_dirty, "device": device,
-            "threads": threads, "cpu_count": os.cpu_count()}
+            "threads": threads, "cpu_count": os.cpu_count(), **cpu_description()}
 
 
 # --- The record ---

@@ -35,7 +35,9 @@ class CostRow:
 
 
 def machine_of(environment: dict[str, Any]) -> str:
-    parts = [environment.get("hostname"), environment.get("device"),
+    bf16 = environment.get("cpu_bf16")
+    parts = [environment.get("hostname"), environment.get("device"), environment.get("cpu_model"),
+             f"bf16: {bf16}" if bf16 else None,
              f"{environment['cpu_count']} CPUs" if environment.get("cpu_count") else None, environment.get("platform")]
     return ", ".join(str(part) for part in parts if part)
 

@@ -20,11 +20,23 @@ def test_flags_are_read_from_cpuinfo(monkeypatch, tmp_path):
     original = hardware.Path
 
     monkeypatch.setattr(hardware, "Path", lambda p: fake if p == "/proc/cpuinfo" else original(p))
-    hardware.cpu_has_native_bf16.cache_clear()
+    hardware._cpuinfo.cache_clear()
     try:
         assert hardware.cpu_has_native_bf16() is True
         fake.write_text("flags\t\t: fpu avx2\n")
-        hardware.cpu_has_native_bf16.cache_clear()
+        hardware._cpuinfo.cache_clear()
         assert hardware.cpu_has_native_bf16() is False
     finally:
-        hardware.cpu_has_native_bf16.cache_clear()
+        hardware._cpuinfo.cache_clear()
+
+
+def test_the_cpu_description_names_the_model_and_its_bf16_instructions(monkeypatch):
+    """Recorded in every result's environment and shown in the cost table's machine column."""
+    info = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu avx512_bf16 amx_bf16\n"
+    monkeypatch.setattr(hardware, "_cpuinfo", lambda: info)
+    assert hardware.cpu_description() == {"cpu_model": "Intel(R) Xeon(R) Processor",
+                                          "cpu_bf16": "amx_bf16 avx512_bf16"}
+    monkeypatch.setattr(hardware, "_cpuinfo", lambda: "model name\t: AMD EPYC\nflags\t\t: fpu avx2\n")
+    assert hardware.cpu_description() == {"cpu_model": "AMD EPYC", "cpu_bf16": "none"}
+    monkeypatch.setattr(hardware, "_cpuinfo", lambda: "")
+    assert hardware.cpu_description() == {"cpu_model": None, "cpu_bf16": None}

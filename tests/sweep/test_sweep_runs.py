@@ -6,6 +6,7 @@ import json
 
 import pytest
 import xrec_bench.sweep as sweep_module
+from xrec_bench import hardware
 from xrec_bench.results import Provenance
 from xrec_bench.run_lock import run_lock
 from xrec_bench.sweep import CellState, plan, read_grid, sweep
@@ -67,6 +68,8 @@ def test_inline_sweep_runs_every_cell_then_skips_the_complete_ones(tmp_path, mir
     assert [(r["seed"], r["state"]) for r in rows] == [("0", "computed"), ("1", "computed")]
     assert all(float(r["fit_s"]) >= 0 and float(r["explain_s"]) >= 0 and float(r["score_s"]) > 0
                and float(r["peak_memory_mb"]) > 0 and "cpu" in r["machine"] for r in rows)
+    model = hardware.cpu_description()["cpu_model"]
+    assert model is None or all(model in r["machine"] for r in rows)  # which CPU a timing came from
     assert (out / "boards" / "yelp-mini.md").is_file() and (out / "boards" / "costs.md").is_file()
 
     for path in paths:
