@@ -27,10 +27,15 @@ def _cpuinfo() -> str:
         return ""
 
 
+def _native_bf16_flags() -> list[str]:
+    """The entries of ``NATIVE_BF16_FLAGS`` that the CPU flags name (none where /proc/cpuinfo is absent)."""
+    flags = set(_cpuinfo().split())
+    return [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether the CPU flags name a hardware bf16 matrix instruction set (False where unknown)."""
-    flags = set(_cpuinfo().split())
-    return any(flag in flags for flag in NATIVE_BF16_FLAGS)
+    return bool(_native_bf16_flags())
 
 
 def cpu_description() -> dict[str, str | None]:
@@ -41,6 +46,4 @@ def cpu_description() -> dict[str, str | None]:
         return {"cpu_model": None, "cpu_bf16": None}
     model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
                   if line.startswith("model name") and ":" in line), None)
-    flags = set(text.split())
-    native = [flag for flag in NATIVE_BF16_FLAGS if flag in flags]
-    return {"cpu_model": model, "cpu_bf16": " ".join(native) or "none"}
+    return {"cpu_model": model, "cpu_bf16": " ".join(_native_bf16_flags()) or "none"}

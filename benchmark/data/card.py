@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from xrec_bench.data.fetch import data_root, file_sha256, manifest
+from xrec_bench.data.fetch import data_root, file_sha256
 from xrec_bench.records import DatasetSplits, Record
 
 
@@ -17,7 +18,8 @@ def _length_stats(records: list[Record]) -> dict[str, float] | None:
             "p95": float(np.percentile(lengths, 95)), "max": int(lengths.max())}
 
 
-def build_card(splits: DatasetSplits, *, release_dataset: str, note: str) -> dict[str, Any]:
+def build_card(splits: DatasetSplits, *, release_dataset: str, files_read: Sequence[str], note: str) -> dict[str, Any]:
+    """The card of ``splits``, loaded from ``files_read`` of the release folder ``release_dataset``."""
     train_users = {r.uid for r in splits.train}
     train_items = {r.iid for r in splits.train}
     test = splits.test
@@ -52,8 +54,8 @@ def build_card(splits: DatasetSplits, *, release_dataset: str, note: str) -> dic
             "note": "released predictions and references are scored as published pairs; uid/iid come from "
                     "the tst.pkl record with the same reference text where one exists"}
     folder = data_root() / release_dataset
-    # What the files hold now, as computed (each hashed once per size and mtime), not what the manifest
-    # says they should hold: a corrupt file that this run did not read shows up as a different sum.
-    card["checksums"] = {file: file_sha256(folder / file) for (ds, file), entry in sorted(manifest().items())
-                         if ds == release_dataset and entry.sha256 and (folder / file).is_file()}
+    # What the files this load read hold, as computed (each hashed once per size and mtime), not what the
+    # manifest says they should hold. Only those: a result's dataset block (which the leaderboard groups
+    # runs by) must not depend on which other files the machine happens to have fetched.
+    card["checksums"] = {file: file_sha256(folder / file) for file in sorted(set(files_read))}
     return card

@@ -20,6 +20,7 @@ from xrec_bench.records import DatasetSplits, InteractionGraph, Record
 from xrec_bench.registry import datasets
 
 REQUIRED_COLUMNS = ("uid", "iid", "title", "user_summary", "item_summary", "explanation")
+RELEASED_FILES = ("tst_pred.pkl", "tst_ref.pkl")
 
 
 def records_from_frame(dataset: str, frame, path) -> list[Record]:
@@ -55,6 +56,11 @@ def _edges_from_neighbours(neighbours: list[list[int]]) -> np.ndarray:
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+def graph_files(dataset: str) -> tuple[str, ...]:
+    """The files ``load_graph`` reads."""
+    return ("para_dict.pickle",) if dataset == "amazon" else ("total_trn.csv", "total_val.csv", "total_tst.csv")
+
+
 def load_graph(dataset: str) -> InteractionGraph:
     """Training interactions (plus validation/test ones), with user and item counts."""
     if dataset == "amazon":  # its total_trn.csv is not public outside Git LFS; para_dict has the same edges
@@ -64,9 +70,7 @@ def load_graph(dataset: str) -> InteractionGraph:
             _edges_from_neighbours(params["trn_user_nb"]),
             _edges_from_neighbours(params["val_user_nb"]),
             _edges_from_neighbours(params["tst_user_nb"]))
-    train = _edges_from_csv(dataset, "total_trn.csv")
-    valid = _edges_from_csv(dataset, "total_val.csv")
-    test = _edges_from_csv(dataset, "total_tst.csv")
+    train, valid, test = (_edges_from_csv(dataset, file) for file in graph_files(dataset))
     stacked = np.concatenate([train, valid, test])
     return InteractionGraph(int(stacked[:, 0].max()) + 1, int(stacked[:, 1].max()) + 1, train, valid, test)
 
@@ -77,8 +81,7 @@ def load_released(dataset: str, test: list[Record]) -> list[Record]:
     Each pair gets the uid/iid of the ``tst.pkl`` record whose explanation equals the reference,
     where exactly one does; the rest keep uid/iid -1 and ``meta["matched"] = False``.
     """
-    predictions = load_string_list(ensure_file(dataset, "tst_pred.pkl"))
-    references = load_string_list(ensure_file(dataset, "tst_ref.pkl"))
+    predictions, references = (load_string_list(ensure_file(dataset, file)) for file in RELEASED_FILES)
     if len(predictions) != len(references):
         raise UserError(f"{dataset}: tst_pred.pkl has {len(predictions)} entries but tst_ref.pkl has "
                         f"{len(references)}; re-fetch the dataset.")
@@ -104,7 +107,9 @@ def load_release(dataset: str, item_word: str, *, need_train: bool = True,
     graph = load_graph(dataset) if need_train else None
     released = load_released(dataset, test) if need_released else None
     splits = DatasetSplits(dataset, train, valid, test, graph, card={}, released=released, item_word=item_word)
-    splits.card = build_card(splits, release_dataset=dataset, note="The official XRec split.")
+    read = ["tst.pkl", *(("trn.pkl", "val.pkl", *graph_files(dataset)) if need_train else ()),
+            *(RELEASED_FILES if need_released else ())]
+    splits.card = build_card(splits, release_dataset=dataset, files_read=read, note="The official XRec split.")
     return splits
 
 

@@ -56,11 +56,23 @@ def test_data_fetch_repairs_what_fails_verification(data_root):
     assert ensure_file("yelp", "total_val.csv") == data_root / "total_val.csv"
 
 
-def test_the_card_records_the_checksums_it_computed(data_root, mirror):
-    (data_root / "tst_ref.pkl").write_bytes(b"not the released references")  # present, unused, corrupt
-    card = load_dataset("yelp-mini", need_train=False).card
-    assert card["checksums"]["tst.pkl"] == sha(data_root / "tst.pkl")
-    assert card["checksums"]["tst_ref.pkl"] == sha(data_root / "tst_ref.pkl")
+def test_the_card_records_the_checksums_of_the_files_it_read(data_root, mirror):
+    card = load_dataset("yelp-mini").card
+    assert card["checksums"] == {name: sha(data_root / name)
+                                 for name in ("tst.pkl", "total_trn.csv", "total_val.csv", "total_tst.csv")}
+    with_released = load_dataset("yelp-mini", need_train=False, need_released=True).card
+    assert set(with_released["checksums"]) == {"tst.pkl", "tst_pred.pkl", "tst_ref.pkl"}
+    assert with_released["checksums"]["tst_ref.pkl"] == sha(data_root / "tst_ref.pkl")
+
+
+def test_files_fetched_since_do_not_change_the_recorded_dataset_block(data_root, mirror):
+    # Regression: the block listed every verified file in the data root, so a run made after another
+    # command had fetched the released predictions recorded a different block, and the leaderboard
+    # split one method's seeds into two rows.
+    before = load_dataset("yelp-mini").card["checksums"]
+    load_dataset("yelp-mini", need_train=False, need_released=True)  # fetches tst_pred.pkl, tst_ref.pkl
+    assert (data_root / "tst_ref.pkl").is_file()
+    assert load_dataset("yelp-mini").card["checksums"] == before
 
 
 def test_a_verdict_is_cached_by_size_and_mtime(data_root, monkeypatch):
