@@ -32,8 +32,9 @@ PACKAGE_DEFAULTS: dict[str, Any] = {
                 # percentile-bootstrap 95% CI of every per-sample mean (extra.ci95); 0 turns it off
                 "bootstrap_resamples": 1000},
     # allocator: "system" leaves glibc's defaults; "retain" keeps freed memory for reuse, faster but never
-    # returned (xrec_bench.allocator)
-    "runtime": {"device": "cpu", "threads": None, "explain_chunk": 64, "allocator": "system"},
+    # returned; "bounded" retains until the resident set passes memory_budget_mb (xrec_bench.allocator)
+    "runtime": {"device": "cpu", "threads": None, "explain_chunk": 64, "allocator": "system",
+                "memory_budget_mb": 4096},
 }
 
 # Keys that change where or how a run executes but not its numbers: kept out of the run id.
@@ -115,6 +116,7 @@ def normalise_numbers(base: Any, override: Any) -> Any:
 
 # Settings that count something: a whole number of at least 1 (null where it means "no cap" / "default").
 WHOLE_NUMBERS = {("limit",): "null for all records", ("runtime", "explain_chunk"): None,
+                 ("runtime", "memory_budget_mb"): None,
                  ("runtime", "threads"): "null for torch's default"}
 
 

@@ -199,7 +199,7 @@ def _run_cell(config: dict[str, Any], run_dir: RunDirectory, method_cls: type[Me
         run_dir.discard()
     run_dir.start(config)
     device = config["runtime"]["device"]
-    use_allocator(config["runtime"]["allocator"])
+    use_allocator(config["runtime"]["allocator"], config["runtime"]["memory_budget_mb"])
     threads = config["runtime"]["threads"]
     if threads:
         import torch

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from xrec_bench.allocator import keep_within_budget
 from xrec_bench.methods.pepler import LENGTH_SETTINGS
 from xrec_bench.methods.pepler.encoding import batch_order, encode_explanation, iterate_batches
 from xrec_bench.methods.pepler.generation import autocast
@@ -93,6 +94,7 @@ class StageTrainer:
             bar.report(loss=nll / count, lr=self.optimizer.param_groups[0]["lr"])
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
+            keep_within_budget()
             total, tokens = total + nll, tokens + count
         return total / max(tokens, 1)
 

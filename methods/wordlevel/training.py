@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
+from xrec_bench.allocator import keep_within_budget
 from xrec_bench.methods.wordlevel.early_stopping import train_with_early_stopping
 from xrec_bench.methods.wordlevel.sequences import EncodedSplit
 from xrec_bench.methods.wordlevel.tokenizer import PAD_ID
@@ -82,6 +83,7 @@ def train_word_model(model: torch.nn.Module, optimizer: torch.optim.Optimizer, t
             if clip_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
             optimizer.step()
+            keep_within_budget()
             loss = float(objective.detach())
             total += loss * users.shape[0]
             bar.report(loss=loss, lr=epoch_lrs[-1])

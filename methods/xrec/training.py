@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+from xrec_bench.allocator import keep_within_budget
 from xrec_bench.methods.xrec.backbone import Backbone, use_attention
 from xrec_bench.methods.xrec.injection import CollaborativeInjector
 from xrec_bench.methods.xrec.prompting import PromptBuilder
@@ -201,6 +202,7 @@ def train(backbone: Backbone, adapters: CollaborativeAdapters, injector: Collabo
                 if accelerator.sync_gradients:  # one warm-up step per real optimizer update
                     scheduler.step()
                 optimizer.zero_grad()
+            keep_within_budget()
             step += 1
             seen += batch["input_ids"].shape[0]
             window.append(loss.item())
