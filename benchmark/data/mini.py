@@ -15,14 +15,7 @@ import hashlib
 from typing import Any
 
 from xrec_bench.data.card import build_card
-from xrec_bench.data.release import (
-    RELEASED_FILES,
-    RELEASES,
-    graph_files,
-    load_graph,
-    load_released,
-    load_split,
-)
+from xrec_bench.data.release import RELEASES, files_read, load_graph, load_released, load_split
 from xrec_bench.records import DatasetSplits, Record
 from xrec_bench.registry import datasets
 
@@ -78,7 +71,7 @@ class MiniDataset:
         splits = DatasetSplits(name, train, valid, test, graph, card={}, released=released,
                                item_word=self.item_word)
         rule = "zero-shot user split" if self.zeroshot else "80/10/10 record split"
-        read = ["tst.pkl", *(graph_files(self.release) if need_train else ()), *(RELEASED_FILES if need_released else ())]
+        read = files_read(self.release, ("tst.pkl",), graph=need_train, released=need_released)
         splits.card = build_card(
             splits, release_dataset=self.release, files_read=read,
             note=(f"NOT the paper's splits: the 3,000 public test records of {self.release} re-split by "

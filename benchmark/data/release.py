@@ -61,6 +61,11 @@ def graph_files(dataset: str) -> tuple[str, ...]:
     return ("para_dict.pickle",) if dataset == "amazon" else ("total_trn.csv", "total_val.csv", "total_tst.csv")
 
 
+def files_read(dataset: str, split_files: tuple[str, ...], *, graph: bool, released: bool) -> list[str]:
+    """The release files a load reads: ``split_files``, plus the graph's and the released pairs' where asked."""
+    return [*split_files, *(graph_files(dataset) if graph else ()), *(RELEASED_FILES if released else ())]
+
+
 def load_graph(dataset: str) -> InteractionGraph:
     """Training interactions (plus validation/test ones), with user and item counts."""
     if dataset == "amazon":  # its total_trn.csv is not public outside Git LFS; para_dict has the same edges
@@ -107,8 +112,8 @@ def load_release(dataset: str, item_word: str, *, need_train: bool = True,
     graph = load_graph(dataset) if need_train else None
     released = load_released(dataset, test) if need_released else None
     splits = DatasetSplits(dataset, train, valid, test, graph, card={}, released=released, item_word=item_word)
-    read = ["tst.pkl", *(("trn.pkl", "val.pkl", *graph_files(dataset)) if need_train else ()),
-            *(RELEASED_FILES if need_released else ())]
+    read = files_read(dataset, ("tst.pkl", "trn.pkl", "val.pkl") if need_train else ("tst.pkl",),
+                      graph=need_train, released=need_released)
     splits.card = build_card(splits, release_dataset=dataset, files_read=read, note="The official XRec split.")
     return splits
 
