@@ -1,7 +1,8 @@
 """A sweep's grid file and the run cells it expands to.
 
-A grid names methods × datasets × seeds (× named variants), one profile and the ``--set`` overrides
-every cell shares. Each cell's config is resolved by ``xrec_bench.config.resolve``, the function
+A grid names methods × datasets × seeds (× named variants), one profile, the ``--set`` overrides
+every cell shares and those every cell of one method shares (``set_by_method``: a setting only
+some methods have, such as ``method.precision``, whose values differ between methods). Each cell's config is resolved by ``xrec_bench.config.resolve``, the function
 behind ``xrec-bench run``, so a cell is exactly the run that command line would start.
 """
 
@@ -19,7 +20,7 @@ from xrec_bench.run_directory import RunDirectory
 
 BASE_VARIANT = "base"  # the one variant of a grid that names none
 EXECUTOR_SECTIONS = ("local", "slurm")
-GRID_KEYS = ("methods", "datasets", "seeds", "profile", "set", "variants", *EXECUTOR_SECTIONS)
+GRID_KEYS = ("methods", "datasets", "seeds", "profile", "set", "set_by_method", "variants", *EXECUTOR_SECTIONS)
 # Keys a cell takes from the grid's own lists, never from `set` or a variant.
 CHOSEN_BY_GRID = {"seed": "seeds", "dataset": "datasets", "profile": "profile"}
 
@@ -57,6 +58,7 @@ class Grid:
     seeds: list[int]
     profile: str = "cpu"
     overrides: dict[str, Any] = field(default_factory=dict)
+    overrides_by_method: dict[str, dict[str, Any]] = field(default_factory=dict)
     variants: dict[str, dict[str, Any]] = field(default_factory=lambda: {BASE_VARIANT: {}})
     local: dict[str, Any] = field(default_factory=dict)
     slurm: dict[str, Any] = field(default_factory=dict)
@@ -93,6 +95,20 @@ def _settings(path: Path, where: str, value: Any) -> dict[str, Any]:
             raise UserError(f"Grid file {path}: {where} sets {key}, which a grid chooses with its "
                             f"{CHOSEN_BY_GRID[top]} key; move it there.")
     return dict(value)
+
+
+def _settings_by_method(path: Path, methods: list[str], value: Any) -> dict[str, dict[str, Any]]:
+    """``set_by_method``: a mapping of the grid's method names to settings for that method's cells."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(name, str) and name for name in value):
+        raise UserError(f"Grid file {path}: set_by_method must map method names to settings (for "
+                        f"example xrec: {{method.precision: bf16-weights}}), not {value!r}.")
+    for name in value:
+        if name not in methods:
+            raise UserError(f"Grid file {path}: set_by_method names {name}, which is not in its methods "
+                            f"list ({', '.join(methods)}); add it there or drop its settings.")
+    return {name: _settings(path, f"set_by_method {name}", settings) for name, settings in value.items()}
 
 
 def _executor_parameters(path: Path, section: str, value: Any) -> dict[str, Any]:
@@ -132,10 +148,12 @@ def read_grid(path: str | Path) -> Grid:
         raise UserError(f"Grid file {path}: variants must map names to settings (for example "
                         f"no-graph: {{method.injection: none}}), not {variants_value!r}.")
     variants = {name: _settings(path, f"variant {name}", value) for name, value in variants_value.items()}
-    return Grid(path=path, methods=_names(path, "methods", loaded["methods"]),
+    methods = _names(path, "methods", loaded["methods"])
+    return Grid(path=path, methods=methods,
                 datasets=_names(path, "datasets", loaded["datasets"]),
                 seeds=_seeds(path, loaded.get("seeds", [0])), profile=profile,
                 overrides=_settings(path, "set", loaded.get("set")),
+                overrides_by_method=_settings_by_method(path, methods, loaded.get("set_by_method")),
                 variants=variants or {BASE_VARIANT: {}},
                 **{section: _executor_parameters(path, section, loaded.get(section))
                    for section in EXECUTOR_SECTIONS})
@@ -162,7 +180,9 @@ def expand_cells(grid: Grid) -> list[Cell]:
             for variant, settings in grid.variants.items():
                 for seed in grid.seeds:
                     config = run_config.resolve(method=method, dataset=dataset, profile=grid.profile, seed=seed,
-                                                assignments=assignments(grid.overrides) + assignments(settings))
+                                                assignments=assignments(grid.overrides)
+                                                + assignments(grid.overrides_by_method.get(method, {}))
+                                                + assignments(settings))
                     cell = Cell(dataset=dataset, method=method, variant=variant, seed=seed, config=config)
                     key = (dataset, method, cell.run_id)
                     if key in seen:

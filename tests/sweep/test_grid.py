@@ -35,6 +35,23 @@ def test_a_cell_is_the_run_that_the_same_run_options_resolve_to(tmp_path):
     assert items.run_directory(tmp_path).path == tmp_path / "yelp-mini" / "retrieval" / items.run_id
 
 
+def test_set_by_method_reaches_only_the_cells_of_its_method(tmp_path):
+    text = ("methods: [retrieval, nrt]\ndatasets: [yelp-mini]\nseeds: [0]\n"
+            "set_by_method: {nrt: {method.precision: bf16-autocast}}\n")
+    retrieval, nrt = expand_cells(read_grid(grid_file(tmp_path, text)))
+    assert nrt.config == run_config.resolve(method="nrt", dataset="yelp-mini", seed=0,
+                                            assignments=["method.precision=bf16-autocast"])
+    assert retrieval.config == run_config.resolve(method="retrieval", dataset="yelp-mini", seed=0)
+
+
+def test_the_committed_grids_pin_precision_so_every_machine_computes_the_same_cells():
+    for name in ("grid.yaml", "ablations-grid.yaml", "zeroshot-grid.yaml"):
+        cells = expand_cells(read_grid(REPO / "leaderboards" / name))
+        precisions = {c.method: c.config["method"].get("precision") for c in cells}
+        assert precisions == {m: {"xrec": "bf16-weights", "retrieval": None}.get(m, "bf16-autocast")
+                              for m in precisions}, name
+
+
 def test_the_committed_grids_expand_to_the_boards_cells():
     main = expand_cells(read_grid(REPO / "leaderboards" / "grid.yaml"))
     assert len(main) == 3 * 6 * 3
@@ -74,6 +91,9 @@ def test_the_committed_grids_expand_to_the_boards_cells():
     ("methods: [retrieval]\ndatasets: [yelp-mimi]\n", "yelp-mimi"),
     (TINY.replace("limit: 8", "limt: 8"), "Unknown setting limt; did you mean limit?"),
     ("methods: [retrieval\n", "is not valid YAML"),
+    (TINY + "set_by_method: {nrt: {method.precision: fp32}}\n", "set_by_method names nrt, which is not in its methods"),
+    (TINY + "set_by_method: [retrieval]\n", "set_by_method must map method names to settings"),
+    (TINY + "set_by_method: {retrieval: {seed: 1}}\n", "set_by_method retrieval sets seed"),
 ])
 def test_a_bad_grid_is_refused_with_one_sentence(tmp_path, text, message):
     with pytest.raises(UserError, match=None) as refused:
@@ -87,7 +107,7 @@ def test_a_bad_grid_exits_2_on_the_command_line_and_writes_nothing(tmp_path):
     done = run_cli("sweep", str(grid), "--output-dir", str(out))
     assert done.returncode == 2
     expected = (f"error: Grid file {grid} has unknown key metric; the known keys are methods, datasets, seeds, "
-                f"profile, set, variants, local, slurm.")
+                f"profile, set, set_by_method, variants, local, slurm.")
     assert done.stderr.strip().splitlines() == [expected]
     assert not out.exists()
 
