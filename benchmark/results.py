@@ -96,18 +96,19 @@ def _git(*args: str) -> str | None:
 
 # What a run's numbers depend on in this checkout: the package source (every module, the data
 # manifest) and the install metadata. Tests, docs and committed results are outside it, and so is
-# the code that only reads finished results to build boards (no run imports it), so that the boards
-# can be improved while a grid's cells are computed across sessions without making those cells stale.
+# the code no run imports: the board builder, which reads finished results, and the sweep, which
+# starts each run from its resolved config (so its run id) and never changes what a run computes.
+# Boards and sweeps can then be improved while a grid's cells are computed across sessions.
 CODE_PATHS = ("benchmark", "methods", "metrics", "pyproject.toml")
-RESULT_READERS = ("benchmark/leaderboard",)
+OUTSIDE_A_RUN = ("benchmark/leaderboard", "benchmark/sweep")
 
 
 def _code_listing() -> str | None:
-    """The git tree entries of ``CODE_PATHS`` at HEAD, one level inside each folder, less ``RESULT_READERS``."""
+    """The git tree entries of ``CODE_PATHS`` at HEAD, one level inside each folder, less ``OUTSIDE_A_RUN``."""
     listing = _git("ls-tree", "HEAD", "--", *(path if path.endswith(".toml") else f"{path}/" for path in CODE_PATHS))
     if not listing:
         return None
-    return "".join(line + "\n" for line in listing.splitlines() if line.split("\t", 1)[-1] not in RESULT_READERS)
+    return "".join(line + "\n" for line in listing.splitlines() if line.split("\t", 1)[-1] not in OUTSIDE_A_RUN)
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class Provenance:
     """The code a run is computed by, taken when it starts: edits made while it runs change nothing.
 
     ``git_commit`` is HEAD of the source tree and ``git_dirty`` whether tracked files had uncommitted
-    changes; ``code_tree`` names the content of ``CODE_PATHS`` less ``RESULT_READERS`` at HEAD (a
+    changes; ``code_tree`` names the content of ``CODE_PATHS`` less ``OUTSIDE_A_RUN`` at HEAD (a
     digest of their git tree entries), and ``code_dirty`` whether those paths had uncommitted changes or untracked files. All are
     None outside a git checkout; a result written before ``code_tree`` was recorded has None there.
     """
@@ -132,7 +133,7 @@ class Provenance:
         status = _git("status", "--porcelain", "--untracked-files=no") if head else None
         trees = _code_listing() if head else None
         code_status = _git("status", "--porcelain", "--untracked-files=normal", "--", *CODE_PATHS,
-                           *(f":(exclude){path}" for path in RESULT_READERS)) if head else None
+                           *(f":(exclude){path}" for path in OUTSIDE_A_RUN)) if head else None
         return cls(head, None if status is None else bool(status.strip()), utc_now(),
                    None if trees is None else sha256(trees.encode()).hexdigest()[:20],
                    None if code_status is None else bool(code_status.strip()))

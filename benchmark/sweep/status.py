@@ -1,8 +1,8 @@
 """Whether a sweep cell is done: complete only when its result was computed by the code running now.
 
 "The code" is the package source (``xrec_bench.results.CODE_PATHS``: the modules, the data manifest,
-pyproject.toml; not the board builder, which only reads results), so a commit that adds results,
-tests, docs or board features leaves every cell complete, and a
+pyproject.toml; not the board builder or this sweep, which no run imports), so a commit that adds
+results, tests, docs, board or sweep features leaves every cell complete, and a
 sweep resumes across such commits. A result counts as the current code's when its provenance (taken
 when the run started) names the same ``code_tree`` as HEAD now with no uncommitted edits to the
 code, and the code is clean now too (uncommitted edits are code no commit names). A result written

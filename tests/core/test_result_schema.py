@@ -134,7 +134,7 @@ def test_the_code_tree_changes_with_the_package_source_only(tmp_path, monkeypatc
     def git(*args):
         subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
 
-    for path in ("benchmark/core.py", "benchmark/leaderboard/board.py", "methods/m.py", "metrics/x.py",
+    for path in ("benchmark/core.py", "benchmark/leaderboard/board.py", "benchmark/sweep/grid.py", "methods/m.py", "metrics/x.py",
                  "pyproject.toml", "README.md"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("v1\n", encoding="utf-8")
@@ -152,11 +152,12 @@ def test_the_code_tree_changes_with_the_package_source_only(tmp_path, monkeypatc
     docs_committed = results.Provenance.now()
     assert docs_committed.git_commit != first.git_commit and docs_committed.code_tree == first.code_tree
 
-    # the board builder only reads finished results: editing it leaves the code of a run unchanged
-    (tmp_path / "benchmark" / "leaderboard" / "board.py").write_text("v2\n", encoding="utf-8")
-    assert results.Provenance.now().code_dirty is False
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "board")
-    assert results.Provenance.now().code_tree == first.code_tree
+    # no run imports the board builder or the sweep: editing them leaves the code of a run unchanged
+    for path in ("benchmark/leaderboard/board.py", "benchmark/sweep/grid.py"):
+        (tmp_path / path).write_text("v2\n", encoding="utf-8")
+        assert results.Provenance.now().code_dirty is False
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", path)
+        assert results.Provenance.now().code_tree == first.code_tree
 
     for path in ("methods/m.py", "metrics/x.py", "pyproject.toml"):  # each of these is code of a run
         (tmp_path / path).write_text("v3\n", encoding="utf-8")
