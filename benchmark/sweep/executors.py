@@ -8,8 +8,11 @@ reported with its error and the sweep goes on with the others. A DDP cell is sti
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -124,8 +127,9 @@ def run_submitted(jobs: Sequence[CellJob], output_dir: Path, kind: str, paramete
     """One submitit job per cell; at most ``max_parallel`` run at once.
 
     On Slurm the cells go as one job array whose ``%max_parallel`` throttle Slurm keeps; locally they
-    are submitted as earlier ones finish. This process waits for every job (Ctrl-C cancels local jobs;
-    Slurm jobs keep running and a later sweep picks up their results).
+    are submitted as earlier ones finish. This process waits for every job (Ctrl-C, SIGTERM or SIGHUP
+    cancels local jobs, which ignore SIGTERM themselves and would otherwise outlive it; Slurm jobs keep
+    running and a later sweep picks up their results).
     """
     folder = Path(output_dir) / JOBS_FOLDER / "%j"
     executor = _make_executor(kind, folder, parameters, max_parallel)
@@ -144,26 +148,44 @@ def run_submitted(jobs: Sequence[CellJob], output_dir: Path, kind: str, paramete
             log(f"{job.cell.label}: submitted as {kind} job {handle.job_id} (log {handle.paths.stderr})")
             running.append((job, handle))
 
-    try:
-        if kind == "slurm":
-            submit(waiting)
-            waiting = []
-        while waiting or running:
-            free = max_parallel - len(running)
-            if waiting and free > 0:
-                submit(waiting[:free])
-                waiting = waiting[free:]
-            time.sleep(poll_s)
-            for job, handle in [entry for entry in running if entry[1].done()]:
-                running.remove((job, handle))
-                outcomes[job.cell] = outcome = _outcome(job, handle)
-                log(f"{job.cell.label}: {'failed: ' + outcome.error if outcome.error else 'done'}")
-    except KeyboardInterrupt:
-        if kind == "local":
-            for _, handle in running:
-                handle.cancel()
-        raise
+    with _stop_on_signals() if kind == "local" else contextlib.nullcontext():
+        try:
+            if kind == "slurm":
+                submit(waiting)
+                waiting = []
+            while waiting or running:
+                free = max_parallel - len(running)
+                if waiting and free > 0:
+                    submit(waiting[:free])
+                    waiting = waiting[free:]
+                time.sleep(poll_s)
+                for job, handle in [entry for entry in running if entry[1].done()]:
+                    running.remove((job, handle))
+                    outcomes[job.cell] = outcome = _outcome(job, handle)
+                    log(f"{job.cell.label}: {'failed: ' + outcome.error if outcome.error else 'done'}")
+        except KeyboardInterrupt:
+            if kind == "local":
+                for _, handle in running:
+                    handle.cancel()
+            raise
     return [outcomes[job.cell] for job in jobs]
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """SIGTERM and SIGHUP end the wait as Ctrl-C does (in the main thread; elsewhere they are left alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run_jobs(jobs: Sequence[CellJob], output_dir: Path, *, executor: str, parameters: dict[str, Any],

@@ -185,3 +185,34 @@ def test_dry_run_lists_each_cell_and_writes_nothing(tmp_path, mirror, grid):
     assert len(lines) == 3 and lines[-1] == "# 2 cells: 0 complete, 0 stale, 2 missing"
     assert lines[0].split()[:5] == ["missing", "yelp-mini", "retrieval", "base", "seed"]
     assert lines[0].endswith("not run yet") and not out.exists()
+
+
+def test_sigterm_to_a_local_sweep_cancels_its_running_job(tmp_path, mirror):
+    """submitit's local jobs ignore SIGTERM; a sweep ended by one must not leave its cell running."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    grid = tmp_path / "grid.yaml"  # an NRT cell that would train for many minutes
+    grid.write_text("methods: [nrt]\ndatasets: [yelp-mini]\nseeds: [0]\n"
+                    "set: {limit: 16, metrics.names: [lexical], method.max_epochs: 1000, method.endure: 1000}\n",
+                    encoding="utf-8")
+    stderr = tmp_path / "sweep.err"
+    with stderr.open("w") as sink:
+        sweep_process = subprocess.Popen([sys.executable, "-m", "xrec_bench", "sweep", str(grid), "--executor", "local",
+                                          "--output-dir", str(tmp_path / "runs")], stdout=subprocess.DEVNULL, stderr=sink)
+    deadline = time.monotonic() + 120
+    while "submitted as local job" not in stderr.read_text() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "submitted as local job" in stderr.read_text(), stderr.read_text()
+    job_processes = psutil.Process(sweep_process.pid).children(recursive=True)
+    assert job_processes
+    sweep_process.send_signal(signal.SIGTERM)
+    assert sweep_process.wait(timeout=60) != 0
+    _, alive = psutil.wait_procs(job_processes, timeout=30)
+    for orphan in alive:  # do not leave them training beside the rest of the tests
+        orphan.kill()
+    assert alive == [], f"job processes outlived the sweep: {[p.pid for p in alive]}"
