@@ -33,6 +33,12 @@ class CostRow:
         return (self.cell.dataset, self.cell.method, self.cell.variant, self.cell.seed, self.cell.run_id,
                 self.state, self.fit_s, self.explain_s, self.score_s, self.peak_memory_mb, self.machine)
 
+    @property
+    def total_s(self) -> float | None:
+        """Fit, explain and score together; None unless all three were measured."""
+        stages = (self.fit_s, self.explain_s, self.score_s)
+        return None if any(seconds is None for seconds in stages) else sum(stages)
+
 
 def machine_of(environment: dict[str, Any]) -> str:
     bf16 = environment.get("cpu_bf16")
@@ -64,7 +70,23 @@ def _shown(value: Any) -> str:
     return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
+
+def by_method(rows: list[CostRow]) -> list[str]:
+    """Markdown lines: per method, the cells measured in full, their seconds (range, sum) and the highest peak."""
+    lines = ["| Method | Cells measured | Seconds per cell | Seconds in all | Highest peak MB |",
+             "| :-- | --: | --: | --: | --: |"]
+    for method in dict.fromkeys(row.cell.method for row in rows):
+        measured = [row for row in rows if row.cell.method == method and row.total_s is not None]
+        totals = [row.total_s for row in measured]
+        peaks = [row.peak_memory_mb for row in measured if row.peak_memory_mb is not None]
+        spread = f"{min(totals):.0f}–{max(totals):.0f}" if totals else ""
+        lines.append(f"| {method} | {len(measured)} of {sum(row.cell.method == method for row in rows)} | {spread} | "
+                     f"{sum(totals):.0f} | {_shown(max(peaks)) if peaks else ''} |")
+    return lines
+
+
 def to_markdown(rows: list[CostRow]) -> str:
+    measured = [row.total_s for row in rows if row.total_s is not None]
     lines = ["# xrec-bench sweep costs", "",
              ("Per cell, from its result.json: fit, explain and score (all metrics) wall seconds, the peak "
               "resident memory of any stage, and the machine. Fit is blank where the model was loaded from an "
@@ -72,6 +94,9 @@ def to_markdown(rows: list[CostRow]) -> str:
              "| " + " | ".join(HEADERS) + " |",
              "| " + " | ".join(":--" if i < 6 or i == 10 else "--:" for i in range(len(HEADERS))) + " |"]
     lines += ["| " + " | ".join(_shown(v).replace("|", "\\|") for v in row.values()) + " |" for row in rows]
+    lines += ["", (f"By method (cells with fit, explain and score all measured; {len(measured)} of {len(rows)} cells, "
+                   f"{sum(measured) / 3600:.2f} h of stage time in all, without loading data and models):"), ""]
+    lines += by_method(rows)
     return "\n".join(lines) + "\n"
 
 
