@@ -2,7 +2,9 @@
 # Copy the cells of GRID that are complete for the code running now (as `xrec-bench sweep --dry-run`
 # lists them) from RUNS_DIR into DEST, keeping what a board and a re-score need: each run's
 # result.json, config.yaml and samples.jsonl as samples.jsonl.gz (gzip -n, so the same run gives the
-# same bytes). Stale and missing cells, models, predictions/ and scratch stay behind.
+# same bytes). Stale and missing cells, models, predictions/ and scratch stay behind. Then it writes
+# DEST/boards: the cost table of every cell of GRID (those not yet published listed without costs)
+# and the boards of the cells published so far (python -m xrec_bench.sweep.report).
 #   leaderboards/publish.sh leaderboards/grid.yaml runs/grid leaderboards/grid-cells/results
 # A sweep resumes from a published tree copied back: cp -r leaderboards/grid-cells/results/. runs/grid/
 set -euo pipefail
@@ -18,3 +20,4 @@ while read -r rel; do
   gzip -9nc "$src/$rel/samples.jsonl" > "$dest/$rel/samples.jsonl.gz"
   echo "$dest/$rel"
 done
+python3 -m xrec_bench.sweep.report "$grid" "$dest"

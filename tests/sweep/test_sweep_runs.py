@@ -3,6 +3,7 @@ submitit's LocalExecutor, resume, stale detection, --keep-stale, a failing cell,
 
 import csv
 import json
+import shutil
 
 import pytest
 import xrec_bench.sweep as sweep_module
@@ -216,3 +217,22 @@ def test_sigterm_to_a_local_sweep_cancels_its_running_job(tmp_path, mirror):
     for orphan in alive:  # do not leave them training beside the rest of the tests
         orphan.kill()
     assert alive == [], f"job processes outlived the sweep: {[p.pid for p in alive]}"
+
+
+def test_the_interim_report_tabulates_the_cells_complete_so_far_and_runs_nothing(tmp_path, mirror, grid, head):
+    from xrec_bench.sweep.report import write_interim_report
+
+    out = tmp_path / "runs"
+    first = sweep(grid, out, log=lambda line: None)
+    for outcome in first.outcomes:
+        record_version(outcome.result_path, head)
+    unfinished = first.outcomes[1].result_path
+    unfinished.unlink()  # seed 1 stopped before its result was written
+    shutil.rmtree(out / "boards")
+    written = write_interim_report(grid, out, log=lambda line: None)
+    assert out / "boards" / "costs.md" in written and out / "boards" / "yelp-mini.md" in written
+    rows = cost_rows(out)
+    assert [(r["seed"], r["state"]) for r in rows] == [("0", "complete"), ("1", "missing")]
+    assert float(rows[0]["score_s"]) > 0 and rows[1]["score_s"] == ""
+    assert not unfinished.exists()  # nothing ran
+    assert "1 of 2 cells" in (out / "boards" / "costs.md").read_text(encoding="utf-8")

@@ -1,0 +1,52 @@
+"""The cost table and boards of a grid's cells complete so far, running nothing.
+
+A grid that takes several working sessions is published cell by cell (``leaderboards/publish.sh``);
+this writes what its sweep would write at the end (``<dir>/boards``: ``costs.md``, ``costs.csv`` and
+the leaderboard of the results under ``<dir>``), with every cell not yet complete listed as missing
+or stale and no costs::
+
+    python -m xrec_bench.sweep.report GRID.yaml DIR
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from xrec_bench import sweep
+from xrec_bench.errors import UserError
+from xrec_bench.sweep.costs import cost_row, write_costs
+from xrec_bench.sweep.status import CellState
+
+
+def write_interim_report(grid_path: str | Path, output_dir: str | Path,
+                         log: Callable[[str], None] = print) -> list[Path]:
+    from xrec_bench.leaderboard import build_leaderboard
+
+    output_dir = Path(output_dir)
+    statuses = sweep.plan(sweep.read_grid(grid_path), output_dir, sweep.current_provenance())
+    rows = [cost_row(status.cell, status.state.value,
+                     status.result_path if status.state is CellState.COMPLETE else None) for status in statuses]
+    boards_dir = output_dir / sweep.BOARDS_FOLDER
+    written = write_costs(rows, boards_dir)
+    if any(status.state is CellState.COMPLETE for status in statuses):
+        written += build_leaderboard(output_dir, boards_dir, warn=log)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m xrec_bench.sweep.report GRID.yaml DIR", file=sys.stderr)
+        return 2
+    try:
+        for path in write_interim_report(*argv, log=lambda line: print(line, file=sys.stderr)):
+            print(path)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
