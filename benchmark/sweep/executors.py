@@ -173,14 +173,19 @@ def run_submitted(jobs: Sequence[CellJob], output_dir: Path, kind: str, paramete
 
 @contextlib.contextmanager
 def _stop_on_signals():
-    """SIGTERM and SIGHUP end the wait as Ctrl-C does (in the main thread; elsewhere they are left alone)."""
+    """SIGTERM and SIGHUP end the wait as Ctrl-C does (in the main thread; elsewhere they are left alone).
+
+    SIGINT gets the same handler: a sweep started in the background of a script inherits SIGINT
+    ignored, and so would its jobs, and cancelling a local job is a SIGINT to it. A handled signal is
+    reset to its default in a job the sweep starts, so the jobs can be cancelled.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:

@@ -188,8 +188,10 @@ def test_dry_run_lists_each_cell_and_writes_nothing(tmp_path, mirror, grid):
     assert lines[0].endswith("not run yet") and not out.exists()
 
 
-def test_sigterm_to_a_local_sweep_cancels_its_running_job(tmp_path, mirror):
-    """submitit's local jobs ignore SIGTERM; a sweep ended by one must not leave its cell running."""
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_sigterm_to_a_local_sweep_cancels_its_running_job(tmp_path, mirror, sigint):
+    """submitit's local jobs ignore SIGTERM; a sweep ended by one must not leave its cell running, also
+    when it was started in the background of a script, which starts it with SIGINT ignored."""
     import signal
     import subprocess
     import sys
@@ -202,9 +204,12 @@ def test_sigterm_to_a_local_sweep_cancels_its_running_job(tmp_path, mirror):
                     "set: {limit: 16, metrics.names: [lexical], method.max_epochs: 1000, method.endure: 1000}\n",
                     encoding="utf-8")
     stderr = tmp_path / "sweep.err"
+    command = [sys.executable, "-m", "xrec_bench", "sweep", str(grid), "--executor", "local",
+               "--output-dir", str(tmp_path / "runs")]
+    if sigint == "ignored":  # as a shell script's `&` starts it; exec keeps the pid
+        command = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', *command]
     with stderr.open("w") as sink:
-        sweep_process = subprocess.Popen([sys.executable, "-m", "xrec_bench", "sweep", str(grid), "--executor", "local",
-                                          "--output-dir", str(tmp_path / "runs")], stdout=subprocess.DEVNULL, stderr=sink)
+        sweep_process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)
     deadline = time.monotonic() + 120
     while "submitted as local job" not in stderr.read_text() and time.monotonic() < deadline:
         time.sleep(0.5)
