@@ -73,7 +73,6 @@ def _to_run(statuses: list[CellStatus], keep_stale: bool) -> list[CellJob]:
 def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inline", max_parallel: int = 1,
           keep_stale: bool = False, log: Callable[[str], None] = print) -> SweepReport:
     """Run every cell of the grid that is not complete, then write the cost table and the leaderboard."""
-    from xrec_bench.leaderboard import build_leaderboard
     from xrec_bench.models import require_fetched
 
     output_dir = Path(output_dir)
@@ -103,8 +102,18 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
         else:
             rows.append(cost_row(status.cell, "complete" if status.state is CellState.COMPLETE else "kept stale",
                                  status.result_path))
+    written = write_boards(rows, output_dir, with_leaderboard=any(row.state != "failed" for row in rows), log=log)
+    return SweepReport(statuses, outcomes, rows, written)
+
+
+def write_boards(rows: list[CostRow], output_dir: Path, *, with_leaderboard: bool,
+                 log: Callable[[str], None]) -> list[Path]:
+    """``<output_dir>/boards``: the cost table of ``rows`` and, when asked, the leaderboard of the results
+    under ``output_dir`` (which needs at least one complete result)."""
+    from xrec_bench.leaderboard import build_leaderboard
+
     boards_dir = output_dir / BOARDS_FOLDER
     written = write_costs(rows, boards_dir)
-    if any(row.state != "failed" for row in rows):
+    if with_leaderboard:
         written += build_leaderboard(output_dir, boards_dir, warn=log)
-    return SweepReport(statuses, outcomes, rows, written)
+    return written

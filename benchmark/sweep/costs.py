@@ -70,7 +70,6 @@ def _shown(value: Any) -> str:
     return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
-
 def by_method(rows: list[CostRow]) -> list[str]:
     """Markdown lines: per method, the cells measured in full, their seconds (range, sum) and the highest peak."""
     lines = ["| Method | Cells measured | Seconds per cell | Seconds in all | Highest peak MB |",

@@ -2,8 +2,9 @@
 
 A grid names methods × datasets × seeds (× named variants), one profile, the ``--set`` overrides
 every cell shares and those every cell of one method shares (``set_by_method``: a setting only
-some methods have, such as ``method.precision``, whose values differ between methods). Each cell's config is resolved by ``xrec_bench.config.resolve``, the function
-behind ``xrec-bench run``, so a cell is exactly the run that command line would start.
+some methods have, such as ``method.precision``, whose values differ between methods). Each cell's
+config is resolved by ``xrec_bench.config.resolve``, the function behind ``xrec-bench run``, so a
+cell is exactly the run that command line would start.
 """
 
 from __future__ import annotations

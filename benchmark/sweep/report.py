@@ -16,23 +16,18 @@ from pathlib import Path
 
 from xrec_bench import sweep
 from xrec_bench.errors import UserError
-from xrec_bench.sweep.costs import cost_row, write_costs
+from xrec_bench.sweep.costs import cost_row
 from xrec_bench.sweep.status import CellState
 
 
 def write_interim_report(grid_path: str | Path, output_dir: str | Path,
                          log: Callable[[str], None] = print) -> list[Path]:
-    from xrec_bench.leaderboard import build_leaderboard
-
     output_dir = Path(output_dir)
     statuses = sweep.plan(sweep.read_grid(grid_path), output_dir, sweep.current_provenance())
     rows = [cost_row(status.cell, status.state.value,
                      status.result_path if status.state is CellState.COMPLETE else None) for status in statuses]
-    boards_dir = output_dir / sweep.BOARDS_FOLDER
-    written = write_costs(rows, boards_dir)
-    if any(status.state is CellState.COMPLETE for status in statuses):
-        written += build_leaderboard(output_dir, boards_dir, warn=log)
-    return written
+    return sweep.write_boards(rows, output_dir, log=log,
+                              with_leaderboard=any(status.state is CellState.COMPLETE for status in statuses))
 
 
 def main(argv: list[str]) -> int:
