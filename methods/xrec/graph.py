@@ -13,7 +13,8 @@ import hashlib
 import json
 import math
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ from torch_geometric.nn import LGConv, LightGCN
 from xrec_bench.files import atomic_file, atomic_write_json
 from xrec_bench.records import InteractionGraph
 
+# Bumped when the trainer's arithmetic changes, so embeddings cached by an older trainer are not reused:
+# 2 = deterministic kernels (before, the backward of the batch's embedding gathers summed with parallel
+# atomic adds, so two runs with two threads gave different embeddings).
+TRAINER_VERSION = 2
 # Config keys that change the learned embeddings (everything else, e.g. eval chunking, does not).
 GRAPH_KEYS = ("embedding_dim", "num_layers", "lr", "batch_size", "weight_decay", "max_epochs",
               "patience", "eval_k", "init", "regularization", "negatives", "validation")
@@ -182,9 +187,31 @@ def bpr_loss(propagated: torch.Tensor, base: torch.Tensor, nodes: tuple[torch.Te
     return bpr + cfg["weight_decay"] * reg
 
 
+@contextmanager
+def deterministic_kernels() -> Iterator[None]:
+    """Torch's deterministic algorithms for the block, then the caller's setting again."""
+    enabled, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
 def train_lightgcn(graph: InteractionGraph, cfg: dict[str, Any], seed: int,
                    progress: Callable[..., Iterable] = lambda it, **_: it) -> GraphEmbeddings:
-    """BPR training with early stopping on validation Recall@k; keeps the best epoch's embeddings."""
+    """BPR training with early stopping on validation Recall@k; keeps the best epoch's embeddings.
+
+    Runs under deterministic kernels: on CPU the backward of ``propagated[ids]`` (an accumulating
+    index_put) otherwise sums repeated ids with atomic adds in thread order, and the same seed gave
+    different embeddings run to run with more than one thread. Measured on yelp-mini: no slower.
+    """
+    with deterministic_kernels():
+        return _train_lightgcn(graph, cfg, seed, progress)
+
+
+def _train_lightgcn(graph: InteractionGraph, cfg: dict[str, Any], seed: int,
+                    progress: Callable[..., Iterable]) -> GraphEmbeddings:
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     nu, ni = graph.num_users, graph.num_items
@@ -243,9 +270,9 @@ def train_lightgcn(graph: InteractionGraph, cfg: dict[str, Any], seed: int,
 
 
 def graph_hash(graph: InteractionGraph, cfg: dict[str, Any], seed: int) -> str:
-    """Content key of a trained tokenizer: the graph arrays, the training config and the seed."""
+    """Content key of a trained tokenizer: the graph arrays, the training config, the seed and ``TRAINER_VERSION``."""
     digest = hashlib.sha256()
-    digest.update(f"{graph.num_users},{graph.num_items},{seed}".encode())
+    digest.update(f"{graph.num_users},{graph.num_items},{seed},trainer{TRAINER_VERSION}".encode())
     for name in ("train_edges", "valid_edges"):
         array = getattr(graph, name)
         digest.update(name.encode())

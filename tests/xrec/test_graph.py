@@ -15,6 +15,7 @@ from xrec_bench.methods.xrec.graph import (
     normalized_adjacency,
     ranking_quality,
     sample_negatives,
+    train_lightgcn,
 )
 from xrec_bench.records import InteractionGraph
 
@@ -142,3 +143,23 @@ def test_training_beats_random_and_is_cached(tmp_path, protocol):
     torch.testing.assert_close(first.user, second.user)
     third = load_or_train(graph, {**cfg, "lr": 0.01}, tmp_path, seed=0)
     assert third.report["cache_hit"] is False
+
+
+def test_training_is_bit_identical_run_to_run_with_two_threads():
+    # Regression: the backward of the batch's embedding gathers summed repeated ids with parallel atomic
+    # adds, so the same seed gave different embeddings on every run once a batch was large enough to be
+    # split over threads (three runs here gave three different tables).
+    rng = np.random.default_rng(0)
+    edges = np.unique(np.stack([rng.integers(0, 2000, 30000), rng.integers(0, 1500, 30000)], 1), axis=0)
+    rng.shuffle(edges)
+    graph = InteractionGraph(2000, 1500, edges[:-2000], edges[-2000:-1000], edges[-1000:])
+    cfg = {**LIGHTGCN_PAPER, **XRec.profiles["cpu"]["lightgcn"], "max_epochs": 2}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        tables = [train_lightgcn(graph, cfg, seed=0) for _ in range(3)]
+    finally:
+        torch.set_num_threads(threads)
+    for other in tables[1:]:
+        assert torch.equal(tables[0].user, other.user) and torch.equal(tables[0].item, other.item)
+    assert not torch.are_deterministic_algorithms_enabled()  # the caller's setting is restored
