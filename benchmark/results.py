@@ -32,6 +32,7 @@ from typing import Any
 from xrec_bench.errors import UserError
 from xrec_bench.files import atomic_write_json
 from xrec_bench.hardware import cpu_description
+from xrec_bench.run_code import CODE_PATHS, excluded_paths
 
 SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
@@ -94,21 +95,12 @@ def _git(*args: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-# What a run's numbers depend on in this checkout: the package source (every module, the data
-# manifest) and the install metadata. Tests, docs and committed results are outside it, and so is
-# the code no run imports: the board builder, which reads finished results, and the sweep, which
-# starts each run from its resolved config (so its run id) and never changes what a run computes.
-# Boards and sweeps can then be improved while a grid's cells are computed across sessions.
-CODE_PATHS = ("benchmark", "methods", "metrics", "pyproject.toml")
-OUTSIDE_A_RUN = ("benchmark/leaderboard", "benchmark/sweep")
-
-
-def _code_listing() -> str | None:
-    """The git tree entries of ``CODE_PATHS`` at HEAD, one level inside each folder, less ``OUTSIDE_A_RUN``."""
+def _code_listing(excluded: tuple[str, ...]) -> str | None:
+    """The git tree entries of ``CODE_PATHS`` at HEAD, one level inside each folder, less ``excluded``."""
     listing = _git("ls-tree", "HEAD", "--", *(path if path.endswith(".toml") else f"{path}/" for path in CODE_PATHS))
     if not listing:
         return None
-    return "".join(line + "\n" for line in listing.splitlines() if line.split("\t", 1)[-1] not in OUTSIDE_A_RUN)
+    return "".join(line + "\n" for line in listing.splitlines() if line.split("\t", 1)[-1] not in excluded)
 
 
 @dataclass(frozen=True)
@@ -116,9 +108,11 @@ class Provenance:
     """The code a run is computed by, taken when it starts: edits made while it runs change nothing.
 
     ``git_commit`` is HEAD of the source tree and ``git_dirty`` whether tracked files had uncommitted
-    changes; ``code_tree`` names the content of ``CODE_PATHS`` less ``OUTSIDE_A_RUN`` at HEAD (a
-    digest of their git tree entries), and ``code_dirty`` whether those paths had uncommitted changes or untracked files. All are
-    None outside a git checkout; a result written before ``code_tree`` was recorded has None there.
+    changes; ``code_tree`` names the content of the run's code at HEAD (``xrec_bench.run_code``: the
+    package source less what no run imports and less the other methods' packages; a digest of their
+    git tree entries), and ``code_dirty`` whether those paths had uncommitted changes or untracked
+    files. All are None outside a git checkout; a result written before ``code_tree`` was recorded
+    has None there.
     """
 
     git_commit: str | None
@@ -128,12 +122,14 @@ class Provenance:
     code_dirty: bool | None = None
 
     @classmethod
-    def now(cls) -> Provenance:
+    def now(cls, method_module: str | None = None) -> Provenance:
+        """The code now of a run of the method class defined in ``method_module`` (None: of any method)."""
         head = (_git("rev-parse", "HEAD") or "").strip() or None
         status = _git("status", "--porcelain", "--untracked-files=no") if head else None
-        trees = _code_listing() if head else None
+        excluded = excluded_paths(SOURCE_TREE, method_module) if head else ()
+        trees = _code_listing(excluded) if head else None
         code_status = _git("status", "--porcelain", "--untracked-files=normal", "--", *CODE_PATHS,
-                           *(f":(exclude){path}" for path in OUTSIDE_A_RUN)) if head else None
+                           *(f":(exclude){path}" for path in excluded)) if head else None
         return cls(head, None if status is None else bool(status.strip()), utc_now(),
                    None if trees is None else sha256(trees.encode()).hexdigest()[:20],
                    None if code_status is None else bool(code_status.strip()))

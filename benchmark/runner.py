@@ -169,8 +169,9 @@ def run(config: dict[str, Any], output_dir: Path, *, shard: tuple[int, int] | No
 
     Another process running the same cell is a UserError naming it, or, with ``wait``, waited for.
     """
-    provenance = Provenance.now()  # the code that starts the run, whatever is edited while it runs
     method_cls = methods.get(config["method"]["name"])
+    # the code that starts the run, whatever is edited while it runs
+    provenance = Provenance.now(method_cls.__module__)
     datasets.get(config["dataset"])  # unknown names fail before anything is written
     run_dir = RunDirectory.of(output_dir, config, method_cls.name)
     if not is_main_process():  # the other ranks of one torchrun job only train beside rank 0

@@ -20,7 +20,7 @@ from xrec_bench.sweep.executors import EXECUTORS, CellJob, CellOutcome, run_jobs
 from xrec_bench.sweep.grid import Cell, Grid, expand_cells, read_grid
 from xrec_bench.sweep.status import CellState, CellStatus, cell_status, describe, is_clean_code
 
-__all__ = ["Cell", "CellOutcome", "CellState", "CellStatus", "Grid", "SweepReport", "current_provenance", "plan",
+__all__ = ["Cell", "CellOutcome", "CellState", "CellStatus", "Grid", "SweepReport", "current_code", "current_provenance", "plan",
            "read_grid", "sweep"]
 
 BOARDS_FOLDER = "boards"
@@ -54,15 +54,22 @@ def _check_executor(grid: Grid, executor: str, max_parallel: int) -> None:
                         "run the sweep on a login node, or pass --executor local.")
 
 
-def current_provenance() -> Provenance:
-    """The code running now, as a run started now would record it."""
-    return Provenance.now()
+def current_provenance(method: str) -> Provenance:
+    """The code running now, as a run of ``method`` started now would record it."""
+    from xrec_bench.registry import methods
+
+    return Provenance.now(methods.get(method).__module__)
 
 
-def plan(grid: Grid, output_dir: Path, current: Provenance | None = None) -> list[CellStatus]:
+def current_code(grid: Grid) -> dict[str, Provenance]:
+    """``current_provenance`` of each of the grid's methods."""
+    return {method: current_provenance(method) for method in grid.methods}
+
+
+def plan(grid: Grid, output_dir: Path) -> list[CellStatus]:
     """Every cell of the grid and whether it is complete, stale or missing under ``output_dir``."""
-    current = current_provenance() if current is None else current
-    return [cell_status(cell, Path(output_dir), current) for cell in expand_cells(grid)]
+    current = current_code(grid)
+    return [cell_status(cell, Path(output_dir), current[cell.method]) for cell in expand_cells(grid)]
 
 
 def _to_run(statuses: list[CellStatus], keep_stale: bool) -> list[CellJob]:
@@ -78,12 +85,13 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
     output_dir = Path(output_dir)
     grid = read_grid(grid_path)
     _check_executor(grid, executor, max_parallel)
-    current = current_provenance()
-    statuses = plan(grid, output_dir, current)
-    if not is_clean_code(current):
-        log(f"warning: the code running now is {describe(current)}, so no result counts as computed by it: "
-            f"every complete cell is stale{' (kept: --keep-stale)' if keep_stale else ' and runs again'}; "
-            f"commit first for a sweep that resumes.")
+    statuses = plan(grid, output_dir)
+    for method, current in current_code(grid).items():
+        if not is_clean_code(current):
+            log(f"warning: the code of {method} running now is {describe(current)}, so no result counts as "
+                f"computed by it: every complete {method} cell is stale"
+                f"{' (kept: --keep-stale)' if keep_stale else ' and runs again'}; commit first for a sweep "
+                f"that resumes.")
     jobs = _to_run(statuses, keep_stale)
     for job in jobs:  # an unfetched offline model fails the sweep before any cell writes a file
         require_fetched(job.cell.config)

@@ -23,7 +23,7 @@ from xrec_bench.sweep.status import CellState
 def write_interim_report(grid_path: str | Path, output_dir: str | Path,
                          log: Callable[[str], None] = print) -> list[Path]:
     output_dir = Path(output_dir)
-    statuses = sweep.plan(sweep.read_grid(grid_path), output_dir, sweep.current_provenance())
+    statuses = sweep.plan(sweep.read_grid(grid_path), output_dir)
     rows = [cost_row(status.cell, status.state.value,
                      status.result_path if status.state is CellState.COMPLETE else None) for status in statuses]
     return sweep.write_boards(rows, output_dir, log=log,

@@ -1,14 +1,13 @@
 """Whether a sweep cell is done: complete only when its result was computed by the code running now.
 
-"The code" is the package source (``xrec_bench.results.CODE_PATHS``: the modules, the data manifest,
-pyproject.toml; not the board builder or this sweep, which no run imports), so a commit that adds
-results, tests, docs, board or sweep features leaves every cell complete, and a
-sweep resumes across such commits. A result counts as the current code's when its provenance (taken
-when the run started) names the same ``code_tree`` as HEAD now with no uncommitted edits to the
-code, and the code is clean now too (uncommitted edits are code no commit names). A result written
-before ``code_tree`` was recorded counts only if it names the commit that HEAD is now and a clean
-tree. Any other complete result is stale: rerun, or kept with ``--keep-stale``.
-"""
+"The code" is the code of the cell's run (``xrec_bench.run_code``: the package source less the board
+builder, this sweep and the other methods' packages; the data manifest; pyproject.toml), so a
+commit that adds results, tests, docs, board or sweep features, or changes another method, leaves
+the cell complete, and a sweep resumes across such commits. A result counts as the current code's
+when its provenance (taken when the run started) names the same ``code_tree`` as HEAD now with no
+uncommitted edits to the code, and the code is clean now too (uncommitted edits are code no commit
+names). A result written before ``code_tree`` was recorded counts only if it names the commit that
+HEAD is now and a clean tree. Any other complete result is stale: rerun, or kept with ``--keep-stale``."""
 
 from __future__ import annotations
 

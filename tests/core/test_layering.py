@@ -32,7 +32,7 @@ def test_the_cli_reaches_metrics_through_the_registry_only():
 
 
 def test_no_module_of_a_run_imports_the_board_builder_or_the_sweep():
-    """The code tree of a result leaves these folders out (``xrec_bench.results.OUTSIDE_A_RUN``)."""
+    """The code tree of a result leaves these folders out (``xrec_bench.run_code.OUTSIDE_A_RUN``)."""
     outside = ("xrec_bench.leaderboard", "xrec_bench.sweep")
     run_code = [path for folder in ("benchmark", "methods", "metrics") for path in sorted((REPO / folder).rglob("*.py"))
                 if not any(path.is_relative_to(REPO / "benchmark" / name) for name in ("leaderboard", "sweep"))

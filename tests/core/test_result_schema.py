@@ -172,3 +172,64 @@ def test_the_code_tree_changes_with_the_package_source_only(tmp_path, monkeypatc
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "code")
     code_committed = results.Provenance.now()
     assert code_committed.code_dirty is False and code_committed.code_tree != first.code_tree
+
+
+def test_a_runs_code_tree_holds_its_own_method_package_and_the_packages_it_names(tmp_path, monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    sources = {"benchmark/core.py": "v1\n", "methods/__init__.py": "v1\n",
+               # alpha names shared only in a lazy import, shared names leaf in a string: both count
+               "methods/alpha/__init__.py": "def fit():\n    from xrec_bench.methods.shared import x\n",
+               "methods/shared/__init__.py": 'MODULE = "xrec_bench.methods.leaf.model"\n',
+               "methods/leaf/model.py": "v1\n", "methods/beta/__init__.py": "v1\n"}
+    for path, text in sources.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text, encoding="utf-8")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    monkeypatch.setattr(results, "SOURCE_TREE", tmp_path)
+    modules = ("xrec_bench.methods.alpha", "xrec_bench.methods.beta", "my_plugin.method", None)
+    first = {module: results.Provenance.now(module) for module in modules}
+    assert first["my_plugin.method"].code_tree == first[None].code_tree  # a plugin's run: every package
+    assert len({first[module].code_tree for module in modules[:3]}) == 3
+
+    def changed(path):
+        """The runs whose code an uncommitted edit of ``path`` touches, checked against whose tree its commit changes."""
+        (tmp_path / path).write_text("v2\n", encoding="utf-8")
+        dirty = {module for module in modules if results.Provenance.now(module).code_dirty}
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", path)
+        new_tree = {module for module in modules if results.Provenance.now(module).code_tree != first[module].code_tree}
+        git("reset", "-q", "--hard", "HEAD~1")
+        assert dirty == new_tree
+        return new_tree
+
+    assert changed("methods/beta/__init__.py") == {"xrec_bench.methods.beta", "my_plugin.method", None}
+    assert changed("methods/leaf/model.py") == {"xrec_bench.methods.alpha", "my_plugin.method", None}
+    assert changed("benchmark/core.py") == set(modules)
+    assert changed("methods/__init__.py") == set(modules)
+    (tmp_path / "methods" / "gamma").mkdir()  # a new package no method names is code of no built-in run
+    (tmp_path / "methods" / "gamma" / "__init__.py").write_text("x = 1\n", encoding="utf-8")
+    assert {module for module in modules if results.Provenance.now(module).code_dirty} == {"my_plugin.method", None}
+
+
+def test_each_built_in_methods_code_holds_every_method_package_importing_it_loads():
+    """The text scan finds at least the packages Python loads when the method's modules are imported."""
+    import subprocess
+    import sys
+
+    from xrec_bench.run_code import method_package, package_closure
+
+    for name in methods.names():
+        package = method_package(methods.get(name).__module__)
+        if package is None:
+            continue
+        script = (f"import pkgutil, importlib, sys, xrec_bench.methods.{package} as p\n"
+                  f"for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.'): importlib.import_module(m.name)\n"
+                  f"print(' '.join(sorted({{n.split('.')[2] for n in sys.modules if n.startswith('xrec_bench.methods.')}})))")
+        loaded = set(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
+                                    text=True).stdout.split())
+        assert package in loaded and loaded <= package_closure(REPO, package), name

@@ -38,7 +38,7 @@ def grid(tmp_path):
 @pytest.fixture
 def head(monkeypatch):
     """Pin the code version the sweep compares results with; the test's checkout may have edits."""
-    monkeypatch.setattr(sweep_module, "current_provenance", lambda: HEAD)
+    monkeypatch.setattr(sweep_module, "current_provenance", lambda method: HEAD)
     return HEAD
 
 
@@ -97,7 +97,7 @@ def test_a_result_of_other_code_is_stale_and_runs_again(tmp_path, mirror, grid, 
     stale, fresh = (outcome.result_path for outcome in first.outcomes)
     record_version(stale, recorded)
     record_version(fresh, head)
-    statuses = plan(read_grid(grid), out, head)
+    statuses = plan(read_grid(grid), out)
     assert [s.state for s in statuses] == [CellState.STALE, CellState.COMPLETE]
     assert why in statuses[0].detail
 
@@ -121,7 +121,7 @@ def test_a_result_of_the_same_code_is_complete(tmp_path, mirror, grid, head, rec
     first = sweep(grid, out, log=lambda line: None)
     for outcome in first.outcomes:
         record_version(outcome.result_path, recorded)
-    statuses = plan(read_grid(grid), out, head)
+    statuses = plan(read_grid(grid), out)
     assert [s.state for s in statuses] == [CellState.COMPLETE] * 2
     assert statuses[0].detail == "computed by the code of HEAD commit aaaaaaaaaa (code cccccccccc)"
 
@@ -129,12 +129,12 @@ def test_a_result_of_the_same_code_is_complete(tmp_path, mirror, grid, head, rec
 def test_with_uncommitted_edits_now_every_complete_cell_is_stale(tmp_path, mirror, grid, monkeypatch):
     out = tmp_path / "runs"
     edited = version("a" * 40, True, "c" * 20, True)
-    monkeypatch.setattr(sweep_module, "current_provenance", lambda: edited)
+    monkeypatch.setattr(sweep_module, "current_provenance", lambda method: edited)
     lines = []
     first = sweep(grid, out, log=lines.append)
     for outcome in first.outcomes:
         record_version(outcome.result_path, version("a" * 40, False, "c" * 20, False))
-    assert [s.state for s in plan(read_grid(grid), out, edited)] == [CellState.STALE] * 2
+    assert [s.state for s in plan(read_grid(grid), out)] == [CellState.STALE] * 2
     again = sweep(grid, out, log=lines.append)
     assert len(again.outcomes) == 2
     assert any("commit aaaaaaaaaa (code cccccccccc) with uncommitted edits, so no result counts as computed by it" in line
@@ -143,7 +143,7 @@ def test_with_uncommitted_edits_now_every_complete_cell_is_stale(tmp_path, mirro
 
 def test_a_failing_cell_is_reported_and_the_others_still_run(tmp_path, mirror, grid, head):
     out = tmp_path / "runs"
-    busy = plan(read_grid(grid), out, head)[0].cell
+    busy = plan(read_grid(grid), out)[0].cell
     with run_lock(busy.run_directory(out).path):  # another process holds seed 0
         report = sweep(grid, out, log=lambda line: None)
     assert [o.cell.seed for o in report.failed] == [0] and "is in use by pid" in report.failed[0].error
@@ -169,7 +169,7 @@ def test_local_executor_runs_two_cells_as_submitit_jobs(tmp_path, mirror, grid):
 
 def test_local_executor_reports_a_failed_job_and_exits_1(tmp_path, mirror, grid, head):
     out = tmp_path / "runs"
-    busy = plan(read_grid(grid), out, head)[1].cell
+    busy = plan(read_grid(grid), out)[1].cell
     with run_lock(busy.run_directory(out).path):
         report = sweep(grid, out, executor="local", max_parallel=1, log=lambda line: None)
     assert [o.cell.seed for o in report.failed] == [1]
