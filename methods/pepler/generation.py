@@ -20,6 +20,11 @@ def autocast(device: str, enabled: bool) -> contextlib.AbstractContextManager:
     return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
 
 
+def autocast_off(device: str) -> contextlib.AbstractContextManager:
+    """Autocast disabled inside an enclosing context (whose cached weight casts survive it)."""
+    return torch.autocast(device_type=torch.device(device).type, enabled=False)
+
+
 @torch.no_grad()
 def greedy_generate(model: PromptedLM, users: torch.Tensor, items: torch.Tensor, bos_id: int, eos_id: int,
                     max_new_tokens: int, use_cache: bool = True) -> torch.Tensor:

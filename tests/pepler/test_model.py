@@ -97,6 +97,69 @@ def test_micro_batches_accumulate_the_whole_batch_gradient(tiny, rows):
         torch.testing.assert_close(sliced[name], grad, atol=1e-6, rtol=1e-4, msg=name)
 
 
+def test_one_bf16_autocast_context_per_batch_gives_the_gradient_of_one_context_per_slice(tiny):
+    """The trainer opens autocast once per batch (its cached weight casts live across slices); the
+    gradient is bit for bit the one of opening it around each slice's forward pass."""
+    from xrec_bench.methods.pepler.training import EncodedSplit, StageTrainer
+    from xrec_bench.plugin import RunContext
+
+    model, tokenizer = tiny
+    model.eval()
+    model.set_stage(2, True)
+    texts = ["Good pizza and quick service.", "Quiet.", "The staff were friendly and the room was clean.", "Ok."]
+    users, items = torch.tensor([1, 3, 0, 2]), torch.tensor([0, 2, 1, 3])
+    ids, mask = pad_right([encode_explanation(tokenizer, t, 96) for t in texts], tokenizer.pad_token_id)
+    count = int(mask.sum())
+
+    model.zero_grad(set_to_none=True)
+    for start in (0, 2):  # the old way: a fresh context, and so fresh weight casts, per slice
+        part = slice(start, start + 2)
+        width = int(mask[part].sum(dim=1).max())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            nll, _ = model.nll_sum(users[part], items[part], ids[part, :width], mask[part, :width])
+        (nll / count).backward()
+    per_slice = {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    config = {"training": {"micro_batch_size": 2}, "precision": "bf16-autocast"}
+    trainer = StageTrainer(model, tokenizer, EncodedSplit([], [], []), EncodedSplit([], [], []), config, RunContext())
+    model.zero_grad(set_to_none=True)
+    trainer._nll((users, items, ids, mask), backward=True)
+    for name, parameter in model.named_parameters():
+        assert torch.equal(parameter.grad, per_slice[name]), name
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_the_attention_setting_picks_the_kernel_and_is_kept_on_load(tiny_backbone_dir, tmp_path, attention):
+    from xrec_bench.methods.pepler.model import load_model, save_model
+
+    backbone, tokenizer = load_backbone(str(tiny_backbone_dir), attention)
+    assert backbone.config._attn_implementation == attention
+    save_model(PromptedLM(backbone, 2, 2), tokenizer, tmp_path, {"config": {"attention": attention}})
+    loaded, _, _ = load_model(tmp_path)
+    assert loaded.backbone.config._attn_implementation == attention
+
+
+def test_each_stage_reloads_its_best_state_from_disk_and_leaves_no_file(tiny, yelp_mini, tmp_path):
+    """The best state lives in the run's scratch directory, not in memory, and is removed after its stage."""
+    from xrec_bench.methods.pepler.training import StageTrainer, encode_split
+    from xrec_bench.methods.wordlevel.ids import build_id_maps
+    from xrec_bench.plugin import RunContext
+
+    model, tokenizer = tiny
+    users, items = build_id_maps(yelp_mini)
+    model = PromptedLM(model.backbone, users.num_rows, items.num_rows)
+    train = encode_split(yelp_mini.train[:16], tokenizer, users, items, 20)
+    valid = encode_split(yelp_mini.valid[:8], tokenizer, users, items, 20)
+    config = {"training": {"batch_size": 8, "micro_batch_size": 4}, "precision": "fp32", "group_by_length": False,
+              "valid_criterion": "token-weighted", "stage1": {"max_epochs": 3, "lr": 3.0}, "adam_eps": 1e-6,
+              "weight_decay": 0.0, "endure": 5, "stage1_train_token_embeddings": False}
+    trainer = StageTrainer(model, tokenizer, train, valid, config, RunContext(scratch_dir=tmp_path))
+    report = trainer.run_stage(1)
+    assert not report["history"][-1]["improved"]  # the last epoch was worse: the best one must be reloaded
+    assert trainer.validate() == pytest.approx(report["best_valid_loss"], rel=1e-6)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("train_token_embeddings", [True, False])
 def test_stage_one_trains_only_the_prompts_and_optionally_the_token_embeddings(tiny, train_token_embeddings):
     model, tokenizer = tiny

@@ -70,3 +70,54 @@ def test_kv_cache_decoding_is_at_least_3x_faster_than_full_recomputation(smollm2
     print(f"greedy {steps} tokens x {users.numel()}: KV cache {tokens / cached_seconds:.0f} tok/s, "
           f"full recomputation {tokens / full_seconds:.0f} tok/s, {speedup:.1f}x")
     assert speedup >= 3
+
+
+@pytest.mark.perf
+def test_a_cpu_profile_training_batch_is_faster_than_the_previous_way(yelp_mini, benchmark):
+    """One 32-record yelp-mini batch (forward and backward, stage 2, bf16 autocast) as the cpu profile
+    computes it now (eager attention, one autocast context per batch, slices of 8 rows) against the
+    previous way (torch's sdpa kernel, one context per slice of 4 rows), interleaved in one process."""
+    from xrec_bench.methods.pepler.encoding import batch_order, iterate_batches
+    from xrec_bench.methods.pepler.training import EncodedSplit, StageTrainer, encode_split
+    from xrec_bench.methods.wordlevel.ids import build_id_maps
+
+    torch.manual_seed(0)
+    backbone, tokenizer = load_backbone("smollm2-135m-instruct")
+    users, items = build_id_maps(yelp_mini)
+    model = PromptedLM(backbone, users.num_rows, items.num_rows)
+    model.set_stage(2, True)
+    train = encode_split(yelp_mini.train, tokenizer, users, items, 96)
+    batches = batch_order(train.lengths, 32, torch.Generator().manual_seed(0), True)
+    median = sorted(batches, key=lambda rows: max(train.lengths[r] for r in rows))[len(batches) // 2]
+    batch = next(iterate_batches(train.users, train.items, train.sequences, [median], tokenizer.pad_token_id))
+
+    def now():
+        backbone.set_attn_implementation("eager")
+        config = {"training": {"micro_batch_size": 8}, "precision": "bf16-autocast"}
+        StageTrainer(model, tokenizer, EncodedSplit([], [], []), EncodedSplit([], [], []), config,
+                     RunContext())._nll(batch, backward=True)
+
+    def before():
+        backbone.set_attn_implementation("sdpa")
+        ids, mask = batch[2], batch[3]
+        count = int(mask.sum())
+        for start in range(0, 32, 4):
+            part = slice(start, start + 4)
+            width = int(mask[part].sum(dim=1).max())
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                nll, _ = model.nll_sum(batch[0][part], batch[1][part], ids[part, :width], mask[part, :width])
+            (nll / count).backward()
+
+    seconds = {"now": [], "before": []}
+    for _ in range(3):  # interleaved, so that a neighbour's load hits both ways alike
+        for way, step in (("before", before), ("now", now)):
+            model.zero_grad(set_to_none=True)
+            started = time.perf_counter()
+            step()
+            seconds[way].append(time.perf_counter() - started)
+    benchmark.pedantic(now, rounds=1, iterations=1)
+    speedup = min(seconds["before"]) / min(seconds["now"])
+    benchmark.extra_info.update(before_s=min(seconds["before"]), now_s=min(seconds["now"]), speedup=round(speedup, 2),
+                                tokens=int(batch[3].sum()), threads=torch.get_num_threads())
+    print(benchmark.extra_info)
+    assert speedup >= 1.15, f"the cpu profile's training batch is only {speedup:.2f}x the previous way's speed"
