@@ -51,3 +51,17 @@ def one_thread_for_tiny_models(request):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def backward_with_a_context_per_slice(model, users, items, ids, mask, rows: int) -> None:
+    """The trainer's previous bf16 path: a fresh autocast context (and so fresh weight casts) around
+    each slice's forward pass, its backward outside it; gradients accumulate on the model."""
+    import torch
+
+    count = int(mask.sum())
+    for start in range(0, len(users), rows):
+        part = slice(start, start + rows)
+        width = int(mask[part].sum(dim=1).max())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            nll, _ = model.nll_sum(users[part], items[part], ids[part, :width], mask[part, :width])
+        (nll / count).backward()

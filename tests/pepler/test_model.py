@@ -17,6 +17,8 @@ from xrec_bench.methods.pepler.encoding import (
 from xrec_bench.methods.pepler.generation import greedy_generate
 from xrec_bench.methods.pepler.model import PromptedLM, load_backbone
 
+from tests.pepler.conftest import backward_with_a_context_per_slice
+
 
 @pytest.fixture()
 def tiny(tiny_backbone_dir):
@@ -109,15 +111,9 @@ def test_one_bf16_autocast_context_per_batch_gives_the_gradient_of_one_context_p
     texts = ["Good pizza and quick service.", "Quiet.", "The staff were friendly and the room was clean.", "Ok."]
     users, items = torch.tensor([1, 3, 0, 2]), torch.tensor([0, 2, 1, 3])
     ids, mask = pad_right([encode_explanation(tokenizer, t, 96) for t in texts], tokenizer.pad_token_id)
-    count = int(mask.sum())
 
     model.zero_grad(set_to_none=True)
-    for start in (0, 2):  # the old way: a fresh context, and so fresh weight casts, per slice
-        part = slice(start, start + 2)
-        width = int(mask[part].sum(dim=1).max())
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            nll, _ = model.nll_sum(users[part], items[part], ids[part, :width], mask[part, :width])
-        (nll / count).backward()
+    backward_with_a_context_per_slice(model, users, items, ids, mask, rows=2)
     per_slice = {n: p.grad.clone() for n, p in model.named_parameters()}
 
     config = {"training": {"micro_batch_size": 2}, "precision": "bf16-autocast"}

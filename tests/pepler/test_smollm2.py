@@ -13,7 +13,7 @@ from xrec_bench.methods.pepler.generation import greedy_generate
 from xrec_bench.methods.pepler.model import PromptedLM, load_backbone
 from xrec_bench.plugin import RunContext
 
-from tests.pepler.conftest import sliced
+from tests.pepler.conftest import backward_with_a_context_per_slice, sliced
 
 
 @pytest.fixture(scope="module")
@@ -91,22 +91,16 @@ def test_a_cpu_profile_training_batch_is_faster_than_the_previous_way(yelp_mini,
     median = sorted(batches, key=lambda rows: max(train.lengths[r] for r in rows))[len(batches) // 2]
     batch = next(iterate_batches(train.users, train.items, train.sequences, [median], tokenizer.pad_token_id))
 
+    config = {"training": {"micro_batch_size": 8}, "precision": "bf16-autocast"}
+    trainer = StageTrainer(model, tokenizer, EncodedSplit([], [], []), EncodedSplit([], [], []), config, RunContext())
+
     def now():
         backbone.set_attn_implementation("eager")
-        config = {"training": {"micro_batch_size": 8}, "precision": "bf16-autocast"}
-        StageTrainer(model, tokenizer, EncodedSplit([], [], []), EncodedSplit([], [], []), config,
-                     RunContext())._nll(batch, backward=True)
+        trainer._nll(batch, backward=True)
 
     def before():
         backbone.set_attn_implementation("sdpa")
-        ids, mask = batch[2], batch[3]
-        count = int(mask.sum())
-        for start in range(0, 32, 4):
-            part = slice(start, start + 4)
-            width = int(mask[part].sum(dim=1).max())
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                nll, _ = model.nll_sum(batch[0][part], batch[1][part], ids[part, :width], mask[part, :width])
-            (nll / count).backward()
+        backward_with_a_context_per_slice(model, *batch, rows=4)
 
     seconds = {"now": [], "before": []}
     for _ in range(3):  # interleaved, so that a neighbour's load hits both ways alike
