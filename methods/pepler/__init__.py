@@ -31,8 +31,10 @@ Config (``method.*``; the ``paper`` profile is the official setting, ``cpu`` the
   target token of the split). The cpu profile's batches are 32 records grouped by length, so a
   batch-weighted mean would weight short and long explanations differently from the official
   128-record batches in file order; the token-weighted mean depends on neither.
-- ``training.batch_size`` (official 128), ``training.micro_batch_size`` (rows per forward/backward
-  pass inside a batch, gradients accumulated to the whole batch's; null: the whole batch),
+- ``training.batch_size`` (official 128); ``training.micro_batch_size`` and
+  ``training.micro_batch_positions``: at most so many rows, and so many padded text positions
+  (rows x the slice's longest row), per forward/backward pass inside a batch, gradients accumulated
+  to the whole batch's (null: no limit; both null: the whole batch in one pass),
   ``endure`` (5), ``adam_eps`` (1e-6), ``weight_decay`` (0), ``prompt_init_range`` (0.1),
   ``precision`` (``fp32`` or ``bf16-autocast``), ``group_by_length``, ``generation.batch_size``,
   ``use_kv_cache``.
@@ -53,8 +55,9 @@ first epoch is in file order, unseeded), the user/item tables have a row for eve
 split, as officially (test-only ids keep their random rows; the report's ``unseen`` says how many),
 and the explanation is encoded without the leading space the official ``"<bos> " + text`` gives its
 first word. Memory: the loss projects only the positions that have a label onto the 49k-entry
-vocabulary, and the cpu profile computes each batch of 32 in slices of 8 rows
-(``training.micro_batch_size``), so only one slice's activations and logits are alive; each
+vocabulary, and the cpu profile computes each batch of 32 in slices of at most 256 padded positions
+(``training.micro_batch_positions``: 8 rows of a short batch, 2 of the longest), so only one
+slice's activations and logits are alive, and about as many in a long batch as in a short one; each
 stage's best state is kept on disk in the run's scratch directory, not in memory.
 
 Not applicable on the XRec data: PEPLER-MF / PEPLER-MLP (the official reg.py) need star ratings, and
@@ -91,9 +94,10 @@ class Pepler(Method):
     defaults: ClassVar[dict[str, Any]] = {
         "backbone": "gpt2",
         "length": "xrec",
-        # batch_size: records per optimiser step (official 128); micro_batch_size: rows per forward and
-        # backward pass within it (null: the whole batch), gradients accumulated to the batch's.
-        "training": {"batch_size": 128, "micro_batch_size": None},
+        # batch_size: records per optimiser step (official 128); micro_batch_size and micro_batch_positions:
+        # at most so many rows, and so many padded text positions (rows x longest row), per forward and
+        # backward pass within it (null: no limit), gradients accumulated to the batch's.
+        "training": {"batch_size": 128, "micro_batch_size": None, "micro_batch_positions": None},
         "endure": 5,
         "valid_criterion": "official-batch-weighted",
         "stage1": {"max_epochs": 100, "lr": 1e-3},
@@ -114,10 +118,10 @@ class Pepler(Method):
         "cpu": {
             "backbone": "smollm2-135m-instruct",
             "precision": "bf16-autocast" if cpu_has_native_bf16() else "fp32",  # hardware bf16 only
-            # Slices of 8 rows keep one slice's activations and logits alive instead of 32 rows':
-            # peak RSS of a --limit 300 fit 10.8 GB with whole batches (docs/fidelity.md, PEPLER);
-            # slices of 4 took 1.25x as long per batch (fixed costs per slice: grad casts and sums).
-            "training": {"batch_size": 32, "micro_batch_size": 8},
+            # Slices of at most 256 padded positions keep one slice's activations and logits alive
+            # instead of the batch's: whole batches of 32 peaked at 10.8 GB (docs/fidelity.md, PEPLER),
+            # and slices of 8 rows still held up to 8 x 97 positions at a time in the longest batches.
+            "training": {"batch_size": 32, "micro_batch_size": None, "micro_batch_positions": 256},
             "group_by_length": True,
             "valid_criterion": "token-weighted",
             "stage1": {"max_epochs": 2},

@@ -51,6 +51,27 @@ def batch_order(lengths: Sequence[int], batch_size: int, generator: torch.Genera
     return batches
 
 
+def row_slices(lengths: Sequence[int], max_rows: int | None, max_positions: int | None) -> list[slice]:
+    """Consecutive slices of a batch's rows, each computed in one forward and backward pass.
+
+    A slice is padded to its own longest row, so it holds ``rows x longest`` text positions; it
+    takes rows while it stays within ``max_rows`` and ``max_positions`` (None: no limit). A row
+    longer than ``max_positions`` goes alone. Slicing by positions keeps the activations of one pass
+    about the same size in short and long batches: with rows grouped by length, a batch of short
+    explanations goes in a few wide slices, a batch of long ones in many narrow ones.
+    """
+    slices, start, longest = [], 0, 0
+    for row, length in enumerate(lengths):
+        rows, wider = row - start + 1, max(longest, length)
+        if row > start and ((max_rows and rows > max_rows) or (max_positions and rows * wider > max_positions)):
+            slices.append(slice(start, row))
+            start, wider = row, length
+        longest = wider
+    if len(lengths) > start:
+        slices.append(slice(start, len(lengths)))
+    return slices
+
+
 def iterate_batches(users: Sequence[int], items: Sequence[int], sequences: Sequence[Sequence[int]],
                     batches: list[list[int]], pad_id: int) -> Iterator[tuple[torch.Tensor, ...]]:
     """``(users, items, token_ids, token_mask)`` tensors for each index batch."""

@@ -21,6 +21,12 @@ PROMPT_LENGTH = 2  # [user, item]
 SPECIAL_TOKENS = {"bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>"}
 
 
+def use_attention(backbone: nn.Module, attention: str | None) -> None:
+    """Switch transformers' attention kernel (``eager`` or ``sdpa``; None: keep the loaded one)."""
+    if attention and backbone.config._attn_implementation != attention:
+        backbone.set_attn_implementation(attention)
+
+
 def load_backbone(name_or_dir: str, attention: str | None = None) -> tuple[nn.Module, Any]:
     """The causal LM and its tokenizer, with PEPLER's three special tokens added and the embeddings resized.
 
@@ -29,8 +35,7 @@ def load_backbone(name_or_dir: str, attention: str | None = None) -> tuple[nn.Mo
     from xrec_bench.causal_lm import load_causal_lm
 
     backbone, tokenizer = load_causal_lm(name_or_dir)
-    if attention and backbone.config._attn_implementation != attention:
-        backbone.set_attn_implementation(attention)
+    use_attention(backbone, attention)
     tokenizer.add_special_tokens(SPECIAL_TOKENS)
     if backbone.get_input_embeddings().num_embeddings != len(tokenizer):
         # mean_resizing=False: new rows drawn from the backbone's initialiser, as transformers 4.18 did.
@@ -132,9 +137,7 @@ def load_model(directory: Path) -> tuple[PromptedLM, Any, dict[str, Any]]:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     tokenizer = AutoTokenizer.from_pretrained(directory / BACKBONE_DIR)
     backbone = AutoModelForCausalLM.from_pretrained(directory / BACKBONE_DIR, dtype=torch.float32)
-    attention = meta.get("config", {}).get("attention")
-    if attention and backbone.config._attn_implementation != attention:
-        backbone.set_attn_implementation(attention)
+    use_attention(backbone, meta.get("config", {}).get("attention"))
     prompts = load_file(str(directory / PROMPTS_FILE))
     model = PromptedLM(backbone, prompts["user_prompt"].size(0), prompts["item_prompt"].size(0))
     with torch.no_grad():

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from xrec_bench.allocator import keep_within_budget
 from xrec_bench.methods.pepler import LENGTH_SETTINGS
-from xrec_bench.methods.pepler.encoding import batch_order, encode_explanation, iterate_batches
+from xrec_bench.methods.pepler.encoding import batch_order, encode_explanation, iterate_batches, row_slices
 from xrec_bench.methods.pepler.generation import autocast, autocast_off
 from xrec_bench.methods.pepler.model import PromptedLM
 from xrec_bench.methods.wordlevel.early_stopping import train_with_early_stopping
@@ -63,8 +63,9 @@ class StageTrainer:
         self.optimizer: torch.optim.Optimizer | None = None
 
     def _nll(self, batch: tuple[torch.Tensor, ...], backward: bool) -> tuple[float, int]:
-        """The batch's summed text-token NLL and its token count, computed ``training.micro_batch_size``
-        rows at a time (each slice padded only to its own longest row).
+        """The batch's summed text-token NLL and its token count, computed in slices of rows
+        (``encoding.row_slices``: at most ``training.micro_batch_size`` rows and
+        ``training.micro_batch_positions`` padded positions each, padded only to their own longest row).
 
         With ``backward``, each slice adds the gradient of its share of the batch's token mean
         (its summed NLL over the batch's token count), so the accumulated gradient is the one of
@@ -77,17 +78,21 @@ class StageTrainer:
         """
         users, items, ids, mask = (t.to(self.ctx.device) for t in batch)
         count = int(mask.sum())
-        rows = self.config["training"]["micro_batch_size"] or len(users)
+        training = self.config["training"]
+        lengths = mask.sum(dim=1).tolist()
         total = 0.0
         with autocast(self.ctx.device, self.config["precision"] != "fp32"):
-            for start in range(0, len(users), rows):
-                part = slice(start, start + rows)
-                width = int(mask[part].sum(dim=1).max())
+            for part in row_slices(lengths, training["micro_batch_size"], training.get("micro_batch_positions")):
+                width = max(lengths[part])
                 nll, _ = self.model.nll_sum(users[part], items[part], ids[part, :width], mask[part, :width])
                 if backward:
                     with autocast_off(self.ctx.device):
                         (nll / count).backward()
                 total += float(nll.detach())
+                del nll
+                # What this slice freed goes back before the next slice allocates its own, when the
+                # process is over its budget (runtime.allocator=bounded).
+                keep_within_budget()
         return total, count  # one target per text token (the item position predicts <bos>)
 
     def run_epoch(self, epoch: int, stage: int) -> float:

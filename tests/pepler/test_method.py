@@ -24,10 +24,11 @@ def test_registered_with_both_profiles():
     assert methods.get("pepler") is Pepler
     paper, cpu = plugin_layer(Pepler, "paper"), plugin_layer(Pepler, "cpu")
     assert paper["backbone"] == "gpt2" and cpu["backbone"] == "smollm2-135m-instruct"
-    assert paper["training"] == {"batch_size": 128, "micro_batch_size": None} and paper["stage1"] == paper["stage2"] == {"max_epochs": 100, "lr": 1e-3}
+    assert paper["training"] == {"batch_size": 128, "micro_batch_size": None, "micro_batch_positions": None} and paper["stage1"] == paper["stage2"] == {"max_epochs": 100, "lr": 1e-3}
     assert paper["adam_eps"] == 1e-6 and paper["weight_decay"] == 0.0 and paper["endure"] == 5
     assert paper["stage1_train_token_embeddings"] is True and paper["length"] == cpu["length"] == "xrec"
     assert cpu["stage1"] == {"max_epochs": 2, "lr": 1e-3}  # the profile overrides only what it names
+    assert cpu["training"] == {"batch_size": 32, "micro_batch_size": None, "micro_batch_positions": 256}
 
 
 def test_fit_lowers_the_validation_loss_and_explains_with_text(tiny_backbone_dir, yelp_mini, tmp_path):

@@ -13,6 +13,7 @@ from xrec_bench.methods.pepler.encoding import (
     decode_generated,
     encode_explanation,
     pad_right,
+    row_slices,
 )
 from xrec_bench.methods.pepler.generation import greedy_generate
 from xrec_bench.methods.pepler.model import PromptedLM, load_backbone
@@ -71,8 +72,8 @@ def test_loss_is_the_token_mean_nll_of_the_text_after_the_prompt(tiny):
         assert torch.allclose(model(users, items, ids.masked_fill(mask == 0, 7), mask), loss, atol=1e-5)
 
 
-@pytest.mark.parametrize("rows", [1, 2])
-def test_micro_batches_accumulate_the_whole_batch_gradient(tiny, rows):
+@pytest.mark.parametrize("rows, positions", [(1, None), (2, None), (None, 20)])
+def test_micro_batches_accumulate_the_whole_batch_gradient(tiny, rows, positions):
     from xrec_bench.methods.pepler.training import EncodedSplit, StageTrainer
     from xrec_bench.plugin import RunContext
 
@@ -82,8 +83,12 @@ def test_micro_batches_accumulate_the_whole_batch_gradient(tiny, rows):
     batch = (torch.tensor([1, 3, 0]), torch.tensor([0, 2, 1]),
              *pad_right([encode_explanation(tokenizer, t, 96) for t in texts], tokenizer.pad_token_id))
 
-    def gradients(micro_batch_size):
-        config = {"training": {"micro_batch_size": micro_batch_size}, "precision": "fp32"}
+    if positions:  # rows of 9, 5 and 14 tokens: [0, 1] (2 x 9 positions) and [2] (14)
+        assert row_slices(batch[3].sum(dim=1).tolist(), None, positions) == [slice(0, 2), slice(2, 3)]
+
+    def gradients(micro_batch_size, micro_batch_positions=None):
+        config = {"training": {"micro_batch_size": micro_batch_size, "micro_batch_positions": micro_batch_positions},
+                  "precision": "fp32"}
         trainer = StageTrainer(model, tokenizer, EncodedSplit([], [], []), EncodedSplit([], [], []),
                                config, RunContext())
         model.zero_grad(set_to_none=True)
@@ -91,7 +96,7 @@ def test_micro_batches_accumulate_the_whole_batch_gradient(tiny, rows):
         return nll / count, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
     whole_loss, whole = gradients(None)
-    sliced_loss, sliced = gradients(rows)
+    sliced_loss, sliced = gradients(rows, positions)
     with torch.no_grad():
         assert whole_loss == pytest.approx(float(model(*batch)), abs=1e-5)  # HF-style token mean
     assert sliced_loss == pytest.approx(whole_loss, abs=1e-5) and whole.keys() == sliced.keys()
@@ -223,3 +228,19 @@ def test_batch_order_covers_every_record_once_and_is_seeded(group_by_length):
     assert [len(b) for b in batches].count(3) == 3
     assert order(1) == batches and order(2) != batches
     assert batch_order(lengths, 4, None, False) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10]]
+
+
+def test_row_slices_keep_each_pass_within_its_rows_and_positions():
+    lengths = [3, 3, 4, 10, 10, 30]
+    assert row_slices(lengths, None, None) == [slice(0, 6)]
+    assert row_slices(lengths, 4, None) == [slice(0, 4), slice(4, 6)]
+    # rows x longest row: 3 x 4 = 12, then 2 x 10 = 20; the 30-token row exceeds 25 and goes alone
+    assert row_slices(lengths, None, 25) == [slice(0, 3), slice(3, 5), slice(5, 6)]
+    assert row_slices(lengths, 2, 25) == [slice(0, 2), slice(2, 4), slice(4, 5), slice(5, 6)]
+    assert row_slices([], 8, 256) == []
+    for rows, positions in [(None, 25), (2, 25), (3, 40)]:
+        parts = row_slices(lengths, rows, positions)
+        assert [i for part in parts for i in range(len(lengths))[part]] == list(range(len(lengths)))
+        for part in parts:
+            size = len(lengths[part])
+            assert size == 1 or (size * max(lengths[part]) <= positions and (rows is None or size <= rows))

@@ -75,8 +75,8 @@ def test_kv_cache_decoding_is_at_least_3x_faster_than_full_recomputation(smollm2
 @pytest.mark.perf
 def test_a_cpu_profile_training_batch_is_faster_than_the_previous_way(yelp_mini, benchmark):
     """One 32-record yelp-mini batch (forward and backward, stage 2, bf16 autocast) as the cpu profile
-    computes it now (eager attention, one autocast context per batch, slices of 8 rows) against the
-    previous way (torch's sdpa kernel, one context per slice of 4 rows), interleaved in one process."""
+    computes it now (eager attention, one autocast context per batch, the profile's slices) against
+    the previous way (torch's sdpa kernel, one context per slice of 4 rows), interleaved in one process."""
     from xrec_bench.methods.pepler.encoding import batch_order, iterate_batches
     from xrec_bench.methods.pepler.training import EncodedSplit, StageTrainer, encode_split
     from xrec_bench.methods.wordlevel.ids import build_id_maps
@@ -91,7 +91,7 @@ def test_a_cpu_profile_training_batch_is_faster_than_the_previous_way(yelp_mini,
     median = sorted(batches, key=lambda rows: max(train.lengths[r] for r in rows))[len(batches) // 2]
     batch = next(iterate_batches(train.users, train.items, train.sequences, [median], tokenizer.pad_token_id))
 
-    config = {"training": {"micro_batch_size": 8}, "precision": "bf16-autocast"}
+    config = {"training": plugin_layer(Pepler, "cpu")["training"], "precision": "bf16-autocast"}
     trainer = StageTrainer(model, tokenizer, EncodedSplit([], [], []), EncodedSplit([], [], []), config, RunContext())
 
     def now():
