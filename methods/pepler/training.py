@@ -82,7 +82,7 @@ class StageTrainer:
         lengths = mask.sum(dim=1).tolist()
         total = 0.0
         with autocast(self.ctx.device, self.config["precision"] != "fp32"):
-            for part in row_slices(lengths, training["micro_batch_size"], training.get("micro_batch_positions")):
+            for part in row_slices(lengths, training["micro_batch_size"], training["micro_batch_positions"]):
                 width = max(lengths[part])
                 nll, _ = self.model.nll_sum(users[part], items[part], ids[part, :width], mask[part, :width])
                 if backward:

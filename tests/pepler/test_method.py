@@ -14,7 +14,7 @@ from tests.pepler.conftest import sliced
 
 def tiny_config(backbone_dir, **overrides):
     config = plugin_layer(Pepler, "cpu")
-    config.update(backbone=str(backbone_dir), length="official", training={"batch_size": 8, "micro_batch_size": 3}, precision="fp32",
+    config.update(backbone=str(backbone_dir), length="official", training={"batch_size": 8, "micro_batch_size": 3, "micro_batch_positions": None}, precision="fp32",
                   stage1={"max_epochs": 2, "lr": 1e-2}, stage2={"max_epochs": 2, "lr": 1e-3})
     config.update(overrides)
     return config

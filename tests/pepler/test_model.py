@@ -121,7 +121,7 @@ def test_one_bf16_autocast_context_per_batch_gives_the_gradient_of_one_context_p
     backward_with_a_context_per_slice(model, users, items, ids, mask, rows=2)
     per_slice = {n: p.grad.clone() for n, p in model.named_parameters()}
 
-    config = {"training": {"micro_batch_size": 2}, "precision": "bf16-autocast"}
+    config = {"training": {"micro_batch_size": 2, "micro_batch_positions": None}, "precision": "bf16-autocast"}
     trainer = StageTrainer(model, tokenizer, EncodedSplit([], [], []), EncodedSplit([], [], []), config, RunContext())
     model.zero_grad(set_to_none=True)
     trainer._nll((users, items, ids, mask), backward=True)
@@ -151,7 +151,7 @@ def test_each_stage_reloads_its_best_state_from_disk_and_leaves_no_file(tiny, ye
     model = PromptedLM(model.backbone, users.num_rows, items.num_rows)
     train = encode_split(yelp_mini.train[:16], tokenizer, users, items, 20)
     valid = encode_split(yelp_mini.valid[:8], tokenizer, users, items, 20)
-    config = {"training": {"batch_size": 8, "micro_batch_size": 4}, "precision": "fp32", "group_by_length": False,
+    config = {"training": {"batch_size": 8, "micro_batch_size": 4, "micro_batch_positions": None}, "precision": "fp32", "group_by_length": False,
               "valid_criterion": "token-weighted", "stage1": {"max_epochs": 3, "lr": 3.0}, "adam_eps": 1e-6,
               "weight_decay": 0.0, "endure": 5, "stage1_train_token_embeddings": False}
     trainer = StageTrainer(model, tokenizer, train, valid, config, RunContext(scratch_dir=tmp_path))

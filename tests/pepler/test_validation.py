@@ -29,7 +29,7 @@ class RecordCostLM(torch.nn.Module):
 def validation_loss(criterion: str) -> float:
     # Users 1, 3, 4 with 4, 2 and 1 tokens; batches of 2 give token means (1·4 + 3·2)/6 = 5/3 and 4.
     split = EncodedSplit([1, 3, 4], [0, 0, 0], [[7, 8, 9, 6], [7, 6], [6]])
-    config = {**plugin_layer(Pepler, "paper"), "training": {"batch_size": 2, "micro_batch_size": None}, "valid_criterion": criterion}
+    config = {**plugin_layer(Pepler, "paper"), "training": {"batch_size": 2, "micro_batch_size": None, "micro_batch_positions": None}, "valid_criterion": criterion}
     trainer = StageTrainer(RecordCostLM(), SimpleNamespace(pad_token_id=PAD), split, split, config, RunContext())
     return trainer.validate()
 
