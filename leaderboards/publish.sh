@@ -2,7 +2,8 @@
 # Copy the cells of GRID that are complete for the code running now (as `xrec-bench sweep --dry-run`
 # lists them) from RUNS_DIR into DEST, keeping what a board and a re-score need: each run's
 # result.json, config.yaml and samples.jsonl as samples.jsonl.gz (gzip -n, so the same run gives the
-# same bytes). Stale and missing cells, models, predictions/ and scratch stay behind. Then it writes
+# same bytes; a cell that has only samples.jsonl.gz, as one copied back for a resume, keeps it).
+# Stale and missing cells, models, predictions/ and scratch stay behind. Then it writes
 # DEST/boards: the cost table of every cell of GRID (those not yet published listed without costs)
 # and the boards of the cells published so far (python -m xrec_bench.sweep.report).
 #   leaderboards/publish.sh leaderboards/grid.yaml runs/grid leaderboards/grid-cells/results
@@ -17,7 +18,14 @@ xrec-bench sweep "$grid" --output-dir "$src" --dry-run | awk '$1 == "complete" {
 while read -r rel; do
   mkdir -p "$dest/$rel"
   cp "$src/$rel/result.json" "$src/$rel/config.yaml" "$dest/$rel/"
-  gzip -9nc "$src/$rel/samples.jsonl" > "$dest/$rel/samples.jsonl.gz"
+  # A cell copied back from a published tree (a resumed sweep) has only samples.jsonl.gz: keep it.
+  # The gzip goes to a temporary file first, so a failure never leaves a truncated one behind.
+  if [ -f "$src/$rel/samples.jsonl" ]; then
+    gzip -9nc "$src/$rel/samples.jsonl" > "$dest/$rel/samples.jsonl.gz.tmp"
+  else
+    cp "$src/$rel/samples.jsonl.gz" "$dest/$rel/samples.jsonl.gz.tmp"
+  fi
+  mv "$dest/$rel/samples.jsonl.gz.tmp" "$dest/$rel/samples.jsonl.gz"
   echo "$dest/$rel"
 done
 python3 -m xrec_bench.sweep.report "$grid" "$dest"
