@@ -7,12 +7,7 @@ from xrec_bench.sweep import read_grid
 from xrec_bench.sweep.grid import expand_cells
 
 from tests.conftest import REPO, run_cli
-
-TINY = """methods: [retrieval]
-datasets: [yelp-mini]
-seeds: [0, 1]
-set: {limit: 8, metrics.names: [lexical, usr]}
-"""
+from tests.sweep.conftest import TINY
 
 
 def grid_file(tmp_path, text, name="grid.yaml"):

@@ -13,12 +13,6 @@ from xrec_bench.sweep import current_provenance, sweep
 
 from tests.conftest import REPO
 
-TINY = """methods: [retrieval]
-datasets: [yelp-mini]
-seeds: [0, 1]
-set: {limit: 8, metrics.names: [lexical, usr]}
-"""
-
 
 def publish(grid: Path, runs: Path, dest: Path) -> subprocess.CompletedProcess:
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # xrec-bench and python3 of this venv
@@ -30,12 +24,10 @@ def published_samples(dest: Path) -> dict[str, bytes]:
     return {str(p.relative_to(dest)): p.read_bytes() for p in sorted(dest.glob("*/*/*/samples.jsonl.gz"))}
 
 
-def test_publishing_a_resumed_tree_keeps_the_published_predictions(tmp_path, mirror):
+def test_publishing_a_resumed_tree_keeps_the_published_predictions(tmp_path, mirror, grid):
     code = current_provenance("retrieval")
     if code.code_tree is None or code.code_dirty:
         pytest.skip("the checkout has uncommitted code edits, so publish.sh rightly finds no cell complete")
-    grid = tmp_path / "grid.yaml"
-    grid.write_text(TINY, encoding="utf-8")
     runs, dest = tmp_path / "runs", tmp_path / "published"
     sweep(grid, runs, log=lambda line: None)
     first = publish(grid, runs, dest)

@@ -14,25 +14,12 @@ from xrec_bench.sweep import CellState, plan, read_grid, sweep
 
 from tests.conftest import run_cli
 
-TINY = """methods: [retrieval]
-datasets: [yelp-mini]
-seeds: [0, 1]
-set: {limit: 8, metrics.names: [lexical, usr]}
-"""
-
 
 def version(commit, dirty, code_tree=None, code_dirty=None):
     return Provenance(commit, dirty, "2026-12-01T00:00:00Z", code_tree, code_dirty)
 
 
 HEAD = version("a" * 40, False, "c" * 20, False)  # the code "running now" in these tests
-
-
-@pytest.fixture
-def grid(tmp_path):
-    path = tmp_path / "grid.yaml"
-    path.write_text(TINY, encoding="utf-8")
-    return path
 
 
 @pytest.fixture
