@@ -1,26 +1,29 @@
 """Which methods of a main-table column are not significantly different from its best one.
 
 Per row, each test sample's score is averaged over the row's seeds (per sample id, from the runs'
-samples.jsonl); the rows scored on the same test samples are compared with the best of them by a
-paired bootstrap over sample ids (the same resampled ids for every row, two-sided, shifted-null
-p-value), and Holm's correction runs across the comparisons of the column. A corpus-level value
-(BLEU, USR) is recomputed on every resample from the predictions and references, with the metric's
-own functions. Every row with per-sample files also gets its 95% percentile interval from the same
-resamples. All of it is seeded: the same files give the same marks.
+samples.jsonl; the runs of one seed are averaged first, as the cell's mean averages them, and only
+runs scored under the column's own metric config count); the rows scored on the same test samples
+are compared with the best of them by a paired bootstrap over sample ids (the same resampled ids
+for every row, two-sided, shifted-null p-value; a per-sample score missing in either row of a pair
+leaves that sample out of the pair's comparison), and Holm's correction runs across the comparisons
+of the column. A corpus-level value (BLEU, USR) is recomputed on every resample from the predictions
+and references, with the metric's own functions. Every row with per-sample files also gets its 95%
+percentile interval from the same resamples. All of it is seeded: the same files give the same marks.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from xrec_bench.leaderboard.board import Column, Row
+from xrec_bench.files import config_hash
+from xrec_bench.leaderboard.board import KEY_LENGTH, Column, Row
 from xrec_bench.results import RunResult
 from xrec_bench.sample_files import read_sample_rows
 from xrec_bench.statistics import DEFAULT_RESAMPLES, holm_adjusted, resampled_indices, shifted_null_p_value
@@ -31,6 +34,16 @@ CI_LEVEL = 0.95
 
 Statistic = Callable[[np.ndarray], np.ndarray]  # (resamples × n sample indices) -> one value per resample
 SampleRows = dict[str, dict[str, Any]]  # sample id -> its samples.jsonl row
+Seeds = list[list[RunResult]]  # a row's runs of one column, grouped by seed (seeds in order)
+
+
+@dataclass(frozen=True)
+class RowStatistic:
+    """One row's value in a column as a function of the resampled sample indices."""
+
+    of: Statistic
+    ids: list[str]  # the sample ids the indices point into
+    per_sample: np.ndarray | None = None  # sample-level values: each sample's score over seeds (NaN: missing)
 
 
 @dataclass(frozen=True)
@@ -75,21 +88,24 @@ class SampleFiles:
 # --- One row's statistic over resampled sample ids ---
 
 
-def _sample_level(runs: list[RunResult], files: SampleFiles, column: Column, ids: list[str]) -> Statistic:
+def _sample_level(seeds: Seeds, files: SampleFiles, column: Column, ids: list[str]) -> RowStatistic:
     """Mean over the resampled ids of each sample's score averaged over seeds (missing scores left out)."""
-    scores = np.full((len(runs), len(ids)), np.nan)
-    for seed, run in enumerate(runs):
-        rows = files.rows(run)
-        for position, sample_id in enumerate(ids):
-            value = (rows[sample_id].get("scores") or {}).get(column.value_name)
-            if value is not None:
-                scores[seed, position] = float(value)
-    per_sample = _nanmean(scores, axis=0)
+    per_seed = np.full((len(seeds), len(ids)), np.nan)
+    for position, runs in enumerate(seeds):
+        scores = np.full((len(runs), len(ids)), np.nan)
+        for index, run in enumerate(runs):
+            rows = files.rows(run)
+            for sample, sample_id in enumerate(ids):
+                value = (rows[sample_id].get("scores") or {}).get(column.value_name)
+                if value is not None:
+                    scores[index, sample] = float(value)
+        per_seed[position] = _nanmean(scores, axis=0)
+    per_sample = _nanmean(per_seed, axis=0)
 
     def statistic(indices: np.ndarray) -> np.ndarray:
         return _nanmean(per_sample[indices], axis=1)
 
-    return statistic
+    return RowStatistic(statistic, ids, per_sample)
 
 
 def _bleu(order: int) -> Callable[[list[dict[str, Any]], dict[str, Any]], Statistic]:
@@ -154,29 +170,59 @@ def _nanmean(values: np.ndarray, axis: int) -> np.ndarray:
         return np.nanmean(values, axis=axis)
 
 
-def _corpus_level(runs: list[RunResult], files: SampleFiles, column: Column, ids: list[str]) -> Statistic:
-    """The corpus value recomputed per seed on the resampled ids, averaged over seeds."""
+def _corpus_level(seeds: Seeds, files: SampleFiles, column: Column, ids: list[str]) -> RowStatistic:
+    """The corpus value recomputed per run on the resampled ids, averaged within each seed, then over seeds."""
     build = CORPUS_STATISTICS[column.value_name]
-    per_seed = [build([files.rows(run)[i] for i in ids], column.config) for run in runs]
-    for run, statistic in zip(runs, per_seed):
-        recorded = float(run.metrics[column.value_name]["value"])
-        again = float(statistic(np.arange(len(ids))[None, :])[0])
-        if not math.isclose(again, recorded, rel_tol=1e-6, abs_tol=1e-9):
-            raise _Unrecomputable(f"its {column.value_name} recomputed from {run.run_id}'s samples is {again:.6g}, "
-                                  f"not the {recorded:.6g} of its result.json")
+    per_seed: list[list[Statistic]] = []
+    for runs in seeds:
+        per_seed.append([])
+        for run in runs:
+            statistic = build([files.rows(run)[i] for i in ids], column.config)
+            recorded = float(run.metrics[column.value_name]["value"])
+            again = float(statistic(np.arange(len(ids))[None, :])[0])
+            if not math.isclose(again, recorded, rel_tol=1e-6, abs_tol=1e-9):
+                raise _Unrecomputable(f"its {column.value_name} recomputed from {run.run_id}'s samples is "
+                                      f"{again:.6g}, not the {recorded:.6g} of its result.json")
+            per_seed[-1].append(statistic)
 
     def statistic(indices: np.ndarray) -> np.ndarray:
-        return np.mean([seed_statistic(indices) for seed_statistic in per_seed], axis=0)
+        return np.mean([np.mean([run(indices) for run in runs], axis=0) for runs in per_seed], axis=0)
 
-    return statistic
+    return RowStatistic(statistic, ids)
+
+
+def _paired_differences(best: RowStatistic, other: RowStatistic, indices: np.ndarray) -> tuple[float, np.ndarray]:
+    """The observed difference best − other and its resampled values (finite ones only). Sample-level
+    values are compared on the samples both rows have a score for."""
+    full = np.arange(len(best.ids))[None, :]
+    if best.per_sample is not None and other.per_sample is not None:
+        differences = best.per_sample - other.per_sample  # NaN where either row has no score
+
+        def of(rows: np.ndarray) -> np.ndarray:
+            return _nanmean(differences[rows], axis=1)
+    else:
+        def of(rows: np.ndarray) -> np.ndarray:
+            return best.of(rows) - other.of(rows)
+    resampled = of(indices)
+    return float(of(full)[0]), resampled[np.isfinite(resampled)]
 
 
 # --- A column ---
 
 
 def _ok_runs(row: Row, column: Column) -> list[RunResult]:
+    """The row's runs with a value for this column: its metric, under the column's own metric config
+    (a row may hold runs scored under another config of the same value, which belong to another column)."""
     return [run for run in row.runs if (payload := run.metrics.get(column.value_name)) is not None
-            and payload.get("status") == "ok" and payload.get("value") is not None]
+            and payload.get("status") == "ok" and payload.get("value") is not None
+            and config_hash(payload.get("config") or {}, KEY_LENGTH) == column.config_key]
+
+
+def _by_seed(runs: list[RunResult]) -> Seeds:
+    seeds: dict[int, list[RunResult]] = defaultdict(list)
+    for run in runs:
+        seeds[run.seed].append(run)
+    return [seeds[seed] for seed in sorted(seeds)]
 
 
 def _why_untestable(row: Row, column: Column, files: SampleFiles) -> str | None:
@@ -203,7 +249,7 @@ def _percentile_interval(values: np.ndarray) -> tuple[float, float] | None:
 def mark_significance(column: Column, rows: list[Row], files: SampleFiles, settings: Settings) -> ColumnTest:
     """Set each tested cell's ``verdict`` and its bootstrapped ``ci95``; return what was done."""
     test = ColumnTest()
-    statistics: dict[str, tuple[Statistic, list[str]]] = {}
+    statistics: dict[str, RowStatistic] = {}
     for row in rows:
         cell = row.cells.get(column.key)
         if cell is None or cell.mean is None:
@@ -214,35 +260,34 @@ def mark_significance(column: Column, rows: list[Row], files: SampleFiles, setti
             ids = sorted(files.rows(runs[0]))
             build = _sample_level if column.level == "sample" else _corpus_level
             try:
-                statistics[row.label] = (build(runs, files, column, ids), ids)
+                statistics[row.label] = build(_by_seed(runs), files, column, ids)
             except _Unrecomputable as problem:
                 why = str(problem)
         if why is not None:
             test.not_compared[row.label] = why
     # The compared rows share one test set: the one most rows were scored on (then the larger one).
-    sets = Counter(tuple(ids) for _, ids in statistics.values())
+    sets = Counter(tuple(statistic.ids) for statistic in statistics.values())
     if not sets:
         return test
     shared = min(sets, key=lambda ids: (-sets[ids], -len(ids), ids))
-    for label, (statistic, ids) in statistics.items():
-        indices = resampled_indices(len(ids), settings.resamples, settings.seed)
+    for label, statistic in statistics.items():
+        indices = resampled_indices(len(statistic.ids), settings.resamples, settings.seed)
         row = next(r for r in rows if r.label == label)
         row.cells[column.key].ci95 = None if column.value_name in NO_INTERVAL else _percentile_interval(
-            statistic(indices))
-        if tuple(ids) != shared:
-            test.not_compared[label] = f"scored on other test samples (n = {len(ids)}, not {len(shared)})"
-    group = [label for label, (_, ids) in statistics.items() if tuple(ids) == shared]
+            statistic.of(indices))
+        if tuple(statistic.ids) != shared:
+            test.not_compared[label] = f"scored on other test samples (n = {len(statistic.ids)}, not {len(shared)})"
+    group = [label for label, statistic in statistics.items() if tuple(statistic.ids) == shared]
     test.n = len(shared)
     if len(group) < 2 or column.higher_is_better is None:
         return test
     indices = resampled_indices(len(shared), settings.resamples, settings.seed)
     full = np.arange(len(shared))[None, :]
-    observed = {label: float(statistics[label][0](full)[0]) for label in group}
-    resampled = {label: statistics[label][0](indices) for label in group}
+    observed = {label: float(statistics[label].of(full)[0]) for label in group}
     sign = 1.0 if column.higher_is_better else -1.0
     reference = min(group, key=lambda label: (-sign * observed[label], label))  # ties: the first label
     others = [label for label in group if label != reference]
-    p_values = [shifted_null_p_value(observed[reference] - observed[label], resampled[reference] - resampled[label])
+    p_values = [shifted_null_p_value(*_paired_differences(statistics[reference], statistics[label], indices))
                 for label in others]
     by_label = {row.label: row for row in rows}
     by_label[reference].cells[column.key].verdict = "best"

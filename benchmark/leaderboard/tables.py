@@ -82,7 +82,8 @@ def main_notes(board: Board) -> list[str]:
               "intervals are in the detail tables and the CSV (none for USR: a resample repeats test samples, "
               "and repeated predictions are what USR counts)."),
              (f"Significance: {TIED} marks a method not significantly different from the best method compared "
-              f"in that column ({REFERENCE}); an unmarked value is significantly worse. Test: each test "
+              f"in that column ({REFERENCE}); an unmarked value is significantly worse, unless its method is listed "
+              f"under Not tested. Test: each test "
               f"sample's score averaged over the method's seeds (per sample id, from samples.jsonl), then a "
               f"paired bootstrap over the sample ids ({settings.resamples} resamples, seed {settings.seed}; "
               f"corpus-level values such as BLEU-4 and USR recomputed on each resample from the predictions "
