@@ -10,6 +10,7 @@ cross-dataset summary.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -33,6 +34,11 @@ class MainTable:
     ranks: dict[str, float] = field(default_factory=dict)  # row label -> rank on this board (1 = best)
     mean_column_ranks: dict[str, float] = field(default_factory=dict)
     unranked: dict[str, str] = field(default_factory=dict)  # row label -> why it has no rank
+    rank_columns: list[tuple[str, str, str]] = field(default_factory=list)  # the column keys the ranks use
+
+    @property
+    def columns_by_key(self) -> dict[tuple[str, str, str], Column]:
+        return {column.key: column for column in self.columns}
 
     @property
     def untested(self) -> dict[str, list[str]]:
@@ -55,43 +61,55 @@ def _first_sentence(text: str) -> str:
 
 
 def _average_ranks(values: dict[str, float], higher_is_better: bool) -> dict[str, float]:
-    """1 = best; tied values share the mean of their positions."""
+    """1 = best; tied values share the mean of their positions. The values must be finite."""
     ordered = sorted(values, key=lambda label: (-values[label] if higher_is_better else values[label]))
     ranks: dict[str, float] = {}
     position = 0
     while position < len(ordered):
-        tied = [label for label in ordered[position:] if values[label] == values[ordered[position]]]
-        for label in tied:
-            ranks[label] = position + (len(tied) + 1) / 2
-        position += len(tied)
+        end = position + 1
+        while end < len(ordered) and values[ordered[end]] == values[ordered[position]]:
+            end += 1
+        for label in ordered[position:end]:
+            ranks[label] = position + (end - position + 1) / 2
+        position = end
     return ranks
 
 
 def _rank(table: MainTable, rows: list[Row]) -> None:
-    """Rank the rows scored on the board's most common test setting, by their mean rank over the columns."""
+    """Rank the rows scored on the board's most common test setting by their mean rank over the columns
+    in which every one of them has a value (so a row is never ranked on fewer columns than another)."""
     settings = Counter(json.dumps(row.config["setting"], sort_keys=True) for row in rows)
     if not settings:
         return
     common = min(settings, key=lambda s: (-settings[s], s))
-    ranked_rows = [row for row in rows if json.dumps(row.config["setting"], sort_keys=True) == common]
+    candidates = [row for row in rows if json.dumps(row.config["setting"], sort_keys=True) == common]
     for row in rows:
-        if row not in ranked_rows:
+        if row not in candidates:
             table.unranked[row.label] = f"scored on another test set (n = {row.n_test})"
-    column_ranks: dict[str, list[float]] = {row.label: [] for row in ranked_rows}
+    # Values equal as printed are ties (the table cannot tell them apart either).
+    shown: dict[tuple[str, str, str], dict[str, float]] = {}
     for column in table.columns:
-        if column.higher_is_better is None:
-            continue
-        values = {row.label: cell.mean for row in ranked_rows
-                  if (cell := row.cells.get(column.key)) is not None and cell.mean is not None}
-        # Values equal as printed are ties (the table cannot tell them apart either).
-        shown = {label: float(column.format(value)) for label, value in values.items()}
-        if len(shown) > 1:
-            for label, rank in _average_ranks(shown, column.higher_is_better).items():
-                column_ranks[label].append(rank)
-    table.mean_column_ranks = {label: sum(r) / len(r) for label, r in column_ranks.items() if r}
-    for label in column_ranks:
-        if label not in table.mean_column_ranks:
-            table.unranked[label] = "no ranked column has a value for it"
+        if column.higher_is_better is not None:
+            shown[column.key] = {row.label: float(column.format(cell.mean)) for row in candidates
+                                 if (cell := row.cells.get(column.key)) is not None and cell.mean is not None
+                                 and math.isfinite(cell.mean)}
+    ranked = [row.label for row in candidates if any(row.label in values for values in shown.values())]
+    for row in candidates:
+        if row.label not in ranked:
+            table.unranked[row.label] = "no ranked column has a value for it"
+    table.rank_columns = [key for key, values in shown.items() if set(ranked) <= set(values)]
+    if len(ranked) < 2:
+        return  # nothing to rank it against
+    if not table.rank_columns:
+        for label in ranked:
+            table.unranked[label] = "no column has a value for every method of the board"
+        return
+    column_ranks: dict[str, list[float]] = {label: [] for label in ranked}
+    for key in table.rank_columns:
+        for label, rank in _average_ranks({label: shown[key][label] for label in ranked},
+                                          table.columns_by_key[key].higher_is_better).items():
+            column_ranks[label].append(rank)
+    table.mean_column_ranks = {label: sum(r) / len(r) for label, r in column_ranks.items()}
     table.ranks = _average_ranks({label: -rank for label, rank in table.mean_column_ranks.items()}, True)
 
 

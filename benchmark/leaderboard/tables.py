@@ -78,7 +78,9 @@ def main_notes(board: Board) -> list[str]:
     settings = main.settings
     notes = [("Cells: mean over seeds ± the standard deviation between seeds (n − 1; no ± with one seed). "
               "Bold: best value in the column. Rank: the place by the mean of the row's ranks over the "
-              "columns (that mean in brackets); rows on another test set are not ranked. The 95% bootstrap "
+              "columns in which every ranked method has a value (that mean in brackets; ties share the mean "
+              "of their places, and values equal as printed are ties); rows on another test set are not "
+              "ranked. The 95% bootstrap "
               "intervals are in the detail tables and the CSV (none for USR: a resample repeats test samples, "
               "and repeated predictions are what USR counts)."),
              (f"Significance: {TIED} marks a method not significantly different from the best method compared "
@@ -97,6 +99,13 @@ def main_notes(board: Board) -> list[str]:
         columns = "every column" if len(titles) == len(main.columns) else ", ".join(titles)
         by_columns.setdefault(columns, []).append(why)
     notes += [f"Not tested ({columns}): {'; '.join(whys)}." for columns, whys in by_columns.items()]
+    left_out = [main.titles[column.key] for column in main.columns if main.ranks
+                and column.higher_is_better is not None and column.key not in main.rank_columns]
+    if left_out:
+        notes.append("Not used for the rank (a ranked method has no value there): " + ", ".join(left_out) + ".")
+    if main.unranked:
+        notes.append("Not ranked: " + "; ".join(f"{label} ({why})" for label, why in sorted(main.unranked.items()))
+                     + ".")
     if main.skipped:
         notes.append("Not computed for any method: " + "; ".join(f"{title} ({reason})" for title, reason
                                                                  in main.skipped))
