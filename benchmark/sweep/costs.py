@@ -16,7 +16,7 @@ from xrec_bench.sweep.grid import Cell
 COLUMNS = ("dataset", "method", "variant", "seed", "run_id", "state", "fit_s", "explain_s", "score_s",
            "peak_memory_mb", "machine")
 HEADERS = ("Dataset", "Method", "Variant", "Seed", "Run id", "State", "Fit s", "Explain s", "Score s",
-           "Peak MB", "Machine")
+           "Peak MiB", "Machine")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _shown(value: Any) -> str:
 
 def by_method(rows: list[CostRow]) -> list[str]:
     """Markdown lines: per method, the cells measured in full, their seconds (range, sum) and the highest peak."""
-    lines = ["| Method | Cells measured | Seconds per cell | Seconds in all | Highest peak MB |",
+    lines = ["| Method | Cells measured | Seconds per cell | Seconds in all | Highest peak MiB |",
              "| :-- | --: | --: | --: | --: |"]
     for method in dict.fromkeys(row.cell.method for row in rows):
         measured = [row for row in rows if row.cell.method == method and row.total_s is not None]
@@ -88,8 +88,9 @@ def to_markdown(rows: list[CostRow]) -> str:
     measured = [row.total_s for row in rows if row.total_s is not None]
     lines = ["# xrec-bench sweep costs", "",
              ("Per cell, from its result.json: fit, explain and score (all metrics) wall seconds, the peak "
-              "resident memory of any stage, and the machine. Fit is blank where the model was loaded from an "
-              "earlier run."), "",
+              "resident memory of any stage (the process's maximum resident set, in MiB: 1,048,576 bytes; GPU "
+              "memory is not counted), and the machine. Fit is blank where the model was loaded from an earlier "
+              "run. Saving the model is not counted in any column."), "",
              "| " + " | ".join(HEADERS) + " |",
              "| " + " | ".join(":--" if i < 6 or i == 10 else "--:" for i in range(len(HEADERS))) + " |"]
     lines += ["| " + " | ".join(_shown(v).replace("|", "\\|") for v in row.values()) + " |" for row in rows]
