@@ -73,7 +73,7 @@ def plan(grid: Grid, output_dir: Path) -> list[CellStatus]:
 
 
 def _to_run(statuses: list[CellStatus], keep_stale: bool) -> list[CellJob]:
-    return [CellJob(status.cell, overwrite=status.state is CellState.STALE) for status in statuses
+    return [CellJob(status.cell, overwrite=status.state is CellState.STALE or status.restart) for status in statuses
             if status.state is CellState.MISSING or (status.state is CellState.STALE and not keep_stale)]
 
 

@@ -65,14 +65,19 @@ def check_parameters(path: Path, section: str, parameters: dict[str, Any]) -> No
 
 
 def run_cell(config: dict[str, Any], output_dir: str, overwrite: bool) -> str:
-    """Run one cell exactly as ``xrec-bench run`` does; return its result.json path (the submitted job)."""
+    """Run one cell exactly as ``xrec-bench run`` does; return its result.json path (the submitted job).
+
+    First it records which code starts (or resumes) the cell's run (``start_marker``), so that a later
+    sweep resumes a run stopped part-way only with the same code."""
     from xrec_bench.runner import run
+    from xrec_bench.sweep.status import record_start
 
     logger = logging.getLogger("xrec_bench")
     if not logger.handlers:  # a submitted job: its stderr is the job's log file
         logger.addHandler(logging.StreamHandler(sys.stderr))
         logger.setLevel(logging.INFO)
         logger.propagate = False
+    record_start(config, Path(output_dir), fresh=overwrite)
     return str(run(config, Path(output_dir), overwrite=overwrite, log=lambda line: print(line, file=sys.stderr)))
 
 

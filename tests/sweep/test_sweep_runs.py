@@ -228,3 +228,46 @@ def test_the_interim_report_tabulates_the_cells_complete_so_far_and_runs_nothing
     assert float(rows[0]["score_s"]) > 0 and rows[1]["score_s"] == ""
     assert not unfinished.exists()  # nothing ran
     assert "1 of 2 cells" in (out / "boards" / "costs.md").read_text(encoding="utf-8")
+
+
+def test_a_partial_run_resumes_only_with_the_code_that_started_it(tmp_path, mirror, grid, head):
+    """Regression: a run stopped part-way was resumed from the model and predictions of whatever code had
+    started it, and its result then recorded the code running now."""
+    from xrec_bench.sweep.status import start_marker
+
+    out = tmp_path / "runs"
+    first = sweep(grid, out, log=lambda line: None)
+    cell = first.statuses[0].cell
+    run_dir = first.outcomes[0].result_path.parent
+    marker = start_marker(cell.config, out)
+    assert json.loads(marker.read_text())["code_tree"] == head.code_tree
+
+    def stop_part_way(old_predictions: bool) -> None:
+        (run_dir / "result.json").unlink()
+        (run_dir / "samples.jsonl").unlink()
+        if old_predictions:
+            for path in (run_dir / "predictions").glob("*.jsonl"):
+                rows = [json.loads(line) for line in path.read_text().splitlines()]
+                path.write_text("".join(json.dumps({**row, "prediction": "OLD-CODE OUTPUT"}) + "\n" for row in rows))
+
+    stop_part_way(old_predictions=False)
+    status = plan(read_grid(grid), out)[0]
+    assert (status.state, status.detail, status.restart) == (CellState.MISSING, "partial run, will resume", False)
+    assert not sweep(grid, out, log=lambda line: None).failed  # resumed to the end
+
+    stop_part_way(old_predictions=True)
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "code_tree": "d" * 20}))
+    status = plan(read_grid(grid), out)[0]
+    assert status.restart and status.detail == ("partial run started by commit aaaaaaaaaa (code dddddddddd), not by "
+                                                "the code running now; it starts again from scratch")
+    again = sweep(grid, out, log=lambda line: None)
+    assert 0 in [outcome.cell.seed for outcome in again.outcomes] and not again.failed
+    assert "OLD-CODE OUTPUT" not in (run_dir / "samples.jsonl").read_text()
+    assert json.loads(marker.read_text())["code_tree"] == head.code_tree
+
+    stop_part_way(old_predictions=True)
+    marker.unlink()  # started by `xrec-bench run`, or by a sweep before markers
+    status = plan(read_grid(grid), out)[0]
+    assert status.restart and "no sweep recorded starting" in status.detail
+    sweep(grid, out, log=lambda line: None)
+    assert "OLD-CODE OUTPUT" not in (run_dir / "samples.jsonl").read_text()
