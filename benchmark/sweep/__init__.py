@@ -95,6 +95,11 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
     jobs = _to_run(statuses, keep_stale)
     for job in jobs:  # an unfetched offline model fails the sweep before any cell writes a file
         require_fetched(job.cell.config)
+    if executor != "slurm":  # a Slurm login node need not have the cells' GPUs; each job checks its own
+        from xrec_bench.devices import require_device
+
+        for device in sorted({job.cell.config["runtime"]["device"] for job in jobs}):
+            require_device(device)  # as `xrec-bench run` does, before any cell writes a file
     counts = {state: sum(s.state is state for s in statuses) for state in CellState}
     log(f"{len(statuses)} cells: {counts[CellState.COMPLETE]} complete, {counts[CellState.STALE]} stale "
         f"({'kept' if keep_stale else 'run again'}), {counts[CellState.MISSING]} missing; running {len(jobs)} "

@@ -69,6 +69,7 @@ def run_cell(config: dict[str, Any], output_dir: str, overwrite: bool) -> str:
 
     First it records which code starts (or resumes) the cell's run (``start_marker``), so that a later
     sweep resumes a run stopped part-way only with the same code."""
+    from xrec_bench.devices import process_device, require_device
     from xrec_bench.runner import run
     from xrec_bench.sweep.status import record_start
 
@@ -77,12 +78,20 @@ def run_cell(config: dict[str, Any], output_dir: str, overwrite: bool) -> str:
         logger.addHandler(logging.StreamHandler(sys.stderr))
         logger.setLevel(logging.INFO)
         logger.propagate = False
+    config = {**config, "runtime": {**config["runtime"], "device": process_device(config["runtime"]["device"])}}
+    require_device(config["runtime"]["device"])  # as `xrec-bench run` does (not part of the run id)
     record_start(config, Path(output_dir), fresh=overwrite)
     return str(run(config, Path(output_dir), overwrite=overwrite, log=lambda line: print(line, file=sys.stderr)))
 
 
 def run_inline(jobs: Sequence[CellJob], output_dir: Path, log: Callable[[str], None]) -> list[CellOutcome]:
+    """One cell after another in this process. torch's thread count is restored after each cell, so a
+    cell with ``runtime.threads`` unset runs at this process's own count whatever the cell before set;
+    the memory allocator policy (``runtime.allocator``) is the process's and stays as the last cell set it."""
+    import torch
+
     outcomes = []
+    threads = torch.get_num_threads()
     for number, job in enumerate(jobs, 1):
         log(f"[{number}/{len(jobs)}] {job.cell.label}: running{' again (stale)' if job.overwrite else ''}")
         try:
@@ -94,6 +103,8 @@ def run_inline(jobs: Sequence[CellJob], output_dir: Path, log: Callable[[str], N
             outcomes.append(CellOutcome(job.cell, None, f"{type(exc).__name__}: {exc}"))
         else:
             outcomes.append(CellOutcome(job.cell, Path(path), None))
+        finally:
+            torch.set_num_threads(threads)
         if outcomes[-1].error:
             log(f"[{number}/{len(jobs)}] {job.cell.label}: failed: {outcomes[-1].error}")
     return outcomes
@@ -119,9 +130,28 @@ def _last_line(error: BaseException) -> str:
     return found.removeprefix("xrec_bench.errors.UserError: ")
 
 
+def _killed(error: BaseException, log_path: Path) -> str:
+    """A job that ended without a result (killed: out of memory, a time limit, a signal): submitit's first
+    line, which names the job's state, and the last line of its log."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # submitit: "Job <id> (task: <n>) with path <pickle>" / "has not produced any output (state: <STATE>)"
+    head = lines[:2] if len(lines) > 1 and lines[1].startswith("has not produced") else lines[:1]
+    first = " ".join(head) or type(error).__name__
+    try:
+        tail = [line.strip() for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+                if line.strip()]
+    except OSError:
+        tail = []
+    return first + (f"; the last line of its log: {tail[-1]}" if tail else "")
+
+
 def _outcome(job: CellJob, submitted) -> CellOutcome:
+    import submitit
+
     error = submitted.exception()
     log_path = Path(submitted.paths.stderr)
+    if isinstance(error, submitit.core.utils.UncompletedJobError):
+        return CellOutcome(job.cell, None, _killed(error, log_path), log_path)
     if error is not None:
         return CellOutcome(job.cell, None, _last_line(error), log_path)
     return CellOutcome(job.cell, Path(submitted.result()), None, log_path)

@@ -9,7 +9,6 @@ cell is exactly the run that command line would start.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,8 +160,15 @@ def read_grid(path: str | Path) -> Grid:
 
 
 def assignments(settings: dict[str, Any]) -> list[str]:
-    """Settings as the ``key=value`` strings of ``--set`` (JSON values, which the YAML parser reads back)."""
-    return [f"{key}={json.dumps(value)}" for key, value in settings.items()]
+    """Settings as the ``key=value`` strings of ``--set``: each value written as the YAML it was read from
+    (flow style on one line), so that the YAML parser of ``--set`` reads back the same value (``.inf``,
+    a date or a quoted ``'yes'`` as well as numbers, strings and lists)."""
+    return [f"{key}={_yaml_text(value)}" for key, value in settings.items()]
+
+
+def _yaml_text(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=2**31).strip()
+    return text.removesuffix("...").strip()  # a bare scalar's document end marker
 
 
 def expand_cells(grid: Grid) -> list[Cell]:

@@ -89,6 +89,8 @@ def test_the_committed_grids_expand_to_the_boards_cells():
     (TINY + "set_by_method: {nrt: {method.precision: fp32}}\n", "set_by_method names nrt, which is not in its methods"),
     (TINY + "set_by_method: [retrieval]\n", "set_by_method must map method names to settings"),
     (TINY + "set_by_method: {retrieval: {seed: 1}}\n", "set_by_method retrieval sets seed"),
+    # Regression: a YAML date went through JSON text and raised a TypeError traceback.
+    (TINY.replace("limit: 8", "limit: 2024-01-01"), "limit must be a whole number of at least 1"),
 ])
 def test_a_bad_grid_is_refused_with_one_sentence(tmp_path, text, message):
     with pytest.raises(UserError, match=None) as refused:
@@ -142,3 +144,25 @@ def test_slurm_without_a_cluster_exits_2(tmp_path, monkeypatch):
     done = run_cli("sweep", str(grid), "--executor", "slurm", "--output-dir", str(out))
     assert done.returncode == 2 and "this machine has no srun on its PATH" in done.stderr, done.stderr
     assert not out.exists()
+
+
+def test_grid_values_reach_the_config_as_the_yaml_gave_them(tmp_path):
+    """Regression: set values went through JSON text, so .inf arrived as the string 'Infinity' and was refused."""
+    text = TINY.replace("metrics.names: [lexical, usr]", "metrics.names: [lexical, usr, gptscore], "
+                        "metrics.gptscore.deadline_s: .inf")
+    cells = expand_cells(read_grid(grid_file(tmp_path, text)))
+    assert cells[0].config["metrics"]["gptscore"]["deadline_s"] == float("inf")
+    assert cells[0].config["metrics"]["names"] == ["lexical", "usr", "gptscore"]
+
+
+def test_a_device_this_machine_lacks_exits_2_before_any_cell_writes(tmp_path):
+    """Regression: the sweep ran a runtime.device: cuda cell on the CPU and recorded cuda as its device."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU, so runtime.device: cuda is no error here")
+    out = tmp_path / "runs"
+    grid = grid_file(tmp_path, TINY.replace("limit: 8", "limit: 8, runtime.device: cuda"))
+    done = run_cli("sweep", str(grid), "--output-dir", str(out))
+    assert done.returncode == 2 and "--device cuda needs" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -271,3 +271,35 @@ def test_a_partial_run_resumes_only_with_the_code_that_started_it(tmp_path, mirr
     assert status.restart and "no sweep recorded starting" in status.detail
     sweep(grid, out, log=lambda line: None)
     assert "OLD-CODE OUTPUT" not in (run_dir / "samples.jsonl").read_text()
+
+
+def test_an_inline_cell_does_not_inherit_the_thread_count_of_the_cell_before(tmp_path, mirror, head):
+    """Regression: torch.set_num_threads of one inline cell stayed set for the next, whose runtime.threads
+    is unset (and runtime is not part of the run id)."""
+    import torch
+
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("methods: [retrieval, published]\ndatasets: [yelp-mini]\nseeds: [0]\n"
+                    "set: {limit: 8, metrics.names: [usr]}\nset_by_method: {retrieval: {runtime.threads: 1}}\n")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # this process's own count (OMP_NUM_THREADS may have made it 1)
+    try:
+        report = sweep(grid, tmp_path / "runs", log=lambda line: None)
+        assert not report.failed and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    threads = {outcome.cell.method: json.loads(outcome.result_path.read_text())["environment"]["threads"]
+               for outcome in report.outcomes}
+    assert threads == {"retrieval": 1, "published": 2}
+
+
+def test_a_killed_job_is_reported_with_its_state_and_the_last_line_of_its_log(tmp_path):
+    from submitit.core.utils import UncompletedJobError
+    from xrec_bench.sweep.executors import _killed
+
+    log = tmp_path / "job.err"
+    log.write_text("epoch 3: 40/48 (1.0/s)\n----------\nepoch 3: 41/48 (1.0/s)\n")
+    error = UncompletedJobError("Job 1234 (task: 0) with path /x/1234_0_result.pkl\nhas not produced any "
+                                "output (state: OUT_OF_MEMORY)\nError stream produced:\n----------\n...")
+    assert _killed(error, log) == ("Job 1234 (task: 0) with path /x/1234_0_result.pkl has not produced any output "
+                                   "(state: OUT_OF_MEMORY); the last line of its log: epoch 3: 41/48 (1.0/s)")
