@@ -150,7 +150,8 @@ def _outcome(job: CellJob, submitted) -> CellOutcome:
 
     error = submitted.exception()
     log_path = Path(submitted.paths.stderr)
-    if isinstance(error, submitit.core.utils.UncompletedJobError):
+    # A job that raised is a FailedJobError, a subclass: only a job that ended without any result is "killed".
+    if type(error) is submitit.core.utils.UncompletedJobError:
         return CellOutcome(job.cell, None, _killed(error, log_path), log_path)
     if error is not None:
         return CellOutcome(job.cell, None, _last_line(error), log_path)
