@@ -163,9 +163,9 @@ def run_submitted(jobs: Sequence[CellJob], output_dir: Path, kind: str, paramete
     """One submitit job per cell; at most ``max_parallel`` run at once.
 
     On Slurm the cells go as one job array whose ``%max_parallel`` throttle Slurm keeps; locally they
-    are submitted as earlier ones finish. This process waits for every job (Ctrl-C, SIGTERM or SIGHUP
-    cancels local jobs, which ignore SIGTERM themselves and would otherwise outlive it; Slurm jobs keep
-    running and a later sweep picks up their results).
+    are submitted as earlier ones finish. This process waits for every job (Ctrl-C, SIGTERM or SIGHUP,
+    or an error in the wait itself, cancels local jobs, which ignore SIGTERM themselves and would
+    otherwise outlive it; Slurm jobs keep running and a later sweep picks up their results).
     """
     folder = Path(output_dir) / JOBS_FOLDER / "%j"
     executor = _make_executor(kind, folder, parameters, max_parallel)
@@ -199,7 +199,7 @@ def run_submitted(jobs: Sequence[CellJob], output_dir: Path, kind: str, paramete
                     running.remove((job, handle))
                     outcomes[job.cell] = outcome = _outcome(job, handle)
                     log(f"{job.cell.label}: {'failed: ' + outcome.error if outcome.error else 'done'}")
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, a signal, or a failure of the wait itself (e.g. a submission)
             if kind == "local":
                 for _, handle in running:
                     handle.cancel()
