@@ -99,7 +99,9 @@ def _rank(table: MainTable, rows: list[Row]) -> None:
             table.unranked[row.label] = "no ranked column has a value for it"
     table.rank_columns = [key for key, values in shown.items() if set(ranked) <= set(values)]
     if len(ranked) < 2:
-        return  # nothing to rank it against
+        for label in ranked:
+            table.unranked[label] = "no other method to rank it against"
+        return
     if not table.rank_columns:
         for label in ranked:
             table.unranked[label] = "no column has a value for every method of the board"

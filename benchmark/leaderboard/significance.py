@@ -41,7 +41,7 @@ Seeds = list[list[RunResult]]  # a row's runs of one column, grouped by seed (se
 class RowStatistic:
     """One row's value in a column as a function of the resampled sample indices."""
 
-    of: Statistic
+    values_on: Statistic
     ids: list[str]  # the sample ids the indices point into
     per_sample: np.ndarray | None = None  # sample-level values: each sample's score over seeds (NaN: missing)
 
@@ -191,20 +191,20 @@ def _corpus_level(seeds: Seeds, files: SampleFiles, column: Column, ids: list[st
     return RowStatistic(statistic, ids)
 
 
-def _paired_differences(best: RowStatistic, other: RowStatistic, indices: np.ndarray) -> tuple[float, np.ndarray]:
+def _paired_differences(best: RowStatistic, other: RowStatistic, resamples: np.ndarray) -> tuple[float, np.ndarray]:
     """The observed difference best − other and its resampled values (finite ones only). Sample-level
-    values are compared on the samples both rows have a score for."""
+    values are compared on the samples both rows have a score for (NaN where they share none)."""
     full = np.arange(len(best.ids))[None, :]
     if best.per_sample is not None and other.per_sample is not None:
         differences = best.per_sample - other.per_sample  # NaN where either row has no score
 
-        def of(rows: np.ndarray) -> np.ndarray:
-            return _nanmean(differences[rows], axis=1)
+        def difference_on(indices: np.ndarray) -> np.ndarray:
+            return _nanmean(differences[indices], axis=1)
     else:
-        def of(rows: np.ndarray) -> np.ndarray:
-            return best.of(rows) - other.of(rows)
-    resampled = of(indices)
-    return float(of(full)[0]), resampled[np.isfinite(resampled)]
+        def difference_on(indices: np.ndarray) -> np.ndarray:
+            return best.values_on(indices) - other.values_on(indices)
+    resampled = difference_on(resamples)
+    return float(difference_on(full)[0]), resampled[np.isfinite(resampled)]
 
 
 # --- A column ---
@@ -274,7 +274,7 @@ def mark_significance(column: Column, rows: list[Row], files: SampleFiles, setti
         indices = resampled_indices(len(statistic.ids), settings.resamples, settings.seed)
         row = next(r for r in rows if r.label == label)
         row.cells[column.key].ci95 = None if column.value_name in NO_INTERVAL else _percentile_interval(
-            statistic.of(indices))
+            statistic.values_on(indices))
         if tuple(statistic.ids) != shared:
             test.not_compared[label] = f"scored on other test samples (n = {len(statistic.ids)}, not {len(shared)})"
     group = [label for label, statistic in statistics.items() if tuple(statistic.ids) == shared]
@@ -283,15 +283,23 @@ def mark_significance(column: Column, rows: list[Row], files: SampleFiles, setti
         return test
     indices = resampled_indices(len(shared), settings.resamples, settings.seed)
     full = np.arange(len(shared))[None, :]
-    observed = {label: float(statistics[label].of(full)[0]) for label in group}
+    observed = {label: float(statistics[label].values_on(full)[0]) for label in group}
     sign = 1.0 if column.higher_is_better else -1.0
     reference = min(group, key=lambda label: (-sign * observed[label], label))  # ties: the first label
-    others = [label for label in group if label != reference]
-    p_values = [shifted_null_p_value(*_paired_differences(statistics[reference], statistics[label], indices))
-                for label in others]
+    others, p_values, favours_reference = [], [], []
+    for label in [label for label in group if label != reference]:
+        observed_difference, resampled = _paired_differences(statistics[reference], statistics[label], indices)
+        if not math.isfinite(observed_difference):
+            test.not_compared[label] = f"no test sample has a score from both it and {reference}"
+            continue
+        others.append(label)
+        p_values.append(shifted_null_p_value(observed_difference, resampled))
+        favours_reference.append(sign * observed_difference > 0)
     by_label = {row.label: row for row in rows}
     by_label[reference].cells[column.key].verdict = "best"
-    for label, adjusted in zip(others, holm_adjusted(p_values)):
-        by_label[label].cells[column.key].verdict = "tied" if adjusted >= settings.alpha else "worse"
+    for label, adjusted, worse_side in zip(others, holm_adjusted(p_values), favours_reference):
+        # "worse" needs a significant difference in the reference's favour on the samples the pair shares;
+        # where a row's missing scores make it the better one there, it is at least not significantly worse.
+        by_label[label].cells[column.key].verdict = "worse" if adjusted < settings.alpha and worse_side else "tied"
     test.reference, test.compared = reference, others
     return test

@@ -67,9 +67,11 @@ def check_parameters(path: Path, section: str, parameters: dict[str, Any]) -> No
 def run_cell(config: dict[str, Any], output_dir: str, overwrite: bool) -> str:
     """Run one cell exactly as ``xrec-bench run`` does; return its result.json path (the submitted job).
 
-    First it records which code starts (or resumes) the cell's run (``start_marker``), so that a later
-    sweep resumes a run stopped part-way only with the same code."""
+    First, holding the run's lock, it discards what a stale or restarted cell left (``overwrite``) and
+    records which code starts or resumes the run (``status.record_start``), so that a later sweep
+    resumes a run stopped part-way only with the code that started it."""
     from xrec_bench.devices import process_device, require_device
+    from xrec_bench.run_directory import RunDirectory
     from xrec_bench.runner import run
     from xrec_bench.sweep.status import record_start
 
@@ -80,7 +82,11 @@ def run_cell(config: dict[str, Any], output_dir: str, overwrite: bool) -> str:
         logger.propagate = False
     config = {**config, "runtime": {**config["runtime"], "device": process_device(config["runtime"]["device"])}}
     require_device(config["runtime"]["device"])  # as `xrec-bench run` does (not part of the run id)
-    record_start(config, Path(output_dir), fresh=overwrite)
+    run_dir = RunDirectory.of(Path(output_dir), config, str(config["method"]["name"]))
+    with run_dir.lock():  # one process per run: a second sweep of the cell fails here, touching nothing
+        if overwrite:
+            run_dir.discard()  # gone before the marker names the code now, even if the run fails early
+        record_start(config, Path(output_dir), fresh=overwrite)
     return str(run(config, Path(output_dir), overwrite=overwrite, log=lambda line: print(line, file=sys.stderr)))
 
 
@@ -93,7 +99,7 @@ def run_inline(jobs: Sequence[CellJob], output_dir: Path, log: Callable[[str], N
     outcomes = []
     threads = torch.get_num_threads()
     for number, job in enumerate(jobs, 1):
-        log(f"[{number}/{len(jobs)}] {job.cell.label}: running{' again (stale)' if job.overwrite else ''}")
+        log(f"[{number}/{len(jobs)}] {job.cell.label}: running{' again from scratch' if job.overwrite else ''}")
         try:
             path = run_cell(job.cell.config, str(output_dir), job.overwrite)
         except UserError as exc:
@@ -178,11 +184,14 @@ def run_submitted(jobs: Sequence[CellJob], output_dir: Path, kind: str, paramete
             with executor.batch():
                 handles = [executor.submit(run_cell, job.cell.config, str(output_dir), job.overwrite)
                            for job in batch]
-        else:
-            handles = [executor.submit(run_cell, job.cell.config, str(output_dir), job.overwrite) for job in batch]
-        for job, handle in zip(batch, handles):
-            log(f"{job.cell.label}: submitted as {kind} job {handle.job_id} (log {handle.paths.stderr})")
+            for job, handle in zip(batch, handles):
+                running.append((job, handle))
+                log(f"{job.cell.label}: submitted as {kind} job {handle.job_id} (log {handle.paths.stderr})")
+            return
+        for job in batch:  # each job joins `running` as soon as it exists, so a failure later cancels it
+            handle = executor.submit(run_cell, job.cell.config, str(output_dir), job.overwrite)
             running.append((job, handle))
+            log(f"{job.cell.label}: submitted as {kind} job {handle.job_id} (log {handle.paths.stderr})")
 
     with _stop_on_signals() if kind == "local" else contextlib.nullcontext():
         try:

@@ -9,6 +9,8 @@ cell is exactly the run that command line would start.
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,15 +162,29 @@ def read_grid(path: str | Path) -> Grid:
 
 
 def assignments(settings: dict[str, Any]) -> list[str]:
-    """Settings as the ``key=value`` strings of ``--set``: each value written as the YAML it was read from
-    (flow style on one line), so that the YAML parser of ``--set`` reads back the same value (``.inf``,
-    a date or a quoted ``'yes'`` as well as numbers, strings and lists)."""
-    return [f"{key}={_yaml_text(value)}" for key, value in settings.items()]
+    """Settings as the ``key=value`` strings of ``--set``, each value as text that the YAML parser of
+    ``--set`` reads back as the same value (``.inf``, a date or a string such as ``'1e-4'`` as well as
+    numbers, strings and lists)."""
+    return [f"{key}={_value_text(key, value)}" for key, value in settings.items()]
 
 
-def _yaml_text(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=2**31).strip()
-    return text.removesuffix("...").strip()  # a bare scalar's document end marker
+def _value_text(key: str, value: Any) -> str:
+    # YAML first (JSON has no infinity), then JSON, which is YAML too (quotes every string PyYAML's
+    # YAML 1.1 dumper leaves bare although --set's YAML 1.2 floats read it as a number, such as 1e-4).
+    flow = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=2**31).strip()
+    for text in (flow.removesuffix("...").strip(), json.dumps(value, default=str)):
+        if _same(run_config.parse_assignment(f"{key}={text}"), run_config.parse_assignment(f"{key}=x"), value):
+            return text
+    raise UserError(f"Setting {key}: its value {value!r} cannot be passed on as a --set value; write it as a "
+                    f"number, a string, a list or a mapping.")
+
+
+def _same(parsed: dict[str, Any], shape: dict[str, Any], value: Any) -> bool:
+    while isinstance(shape, dict):  # down the dotted key to the value
+        (part, shape), = shape.items()
+        parsed = parsed[part]
+    both_nan = isinstance(value, float) and isinstance(parsed, float) and math.isnan(value) and math.isnan(parsed)
+    return parsed == value or both_nan
 
 
 def expand_cells(grid: Grid) -> list[Cell]:

@@ -70,6 +70,12 @@ def computed_by(recorded: Provenance, current: Provenance) -> bool:
     return _is_clean_commit(recorded) and recorded.git_commit == current.git_commit
 
 
+def resumable_by(started: Provenance, current: Provenance) -> bool:
+    """Whether a run started by the code ``started`` may be resumed by the code ``current``: the same
+    committed code, with no uncommitted edits then or now."""
+    return is_clean_code(current) and computed_by(started, current)
+
+
 def cell_status(cell: Cell, output_dir: Path, current: Provenance) -> CellStatus:
     run_dir = cell.run_directory(output_dir)
     try:
@@ -84,7 +90,7 @@ def cell_status(cell: Cell, output_dir: Path, current: Provenance) -> CellStatus
         if started is None:
             return CellStatus(cell, CellState.MISSING, "partial run that no sweep recorded starting; it starts "
                                                        "again from scratch", None, restart=True)
-        if not (is_clean_code(current) and computed_by(started, current)):
+        if not resumable_by(started, current):
             return CellStatus(cell, CellState.MISSING, f"partial run started by {describe(started)}, not by the "
                                                        f"code running now; it starts again from scratch", None,
                               restart=True)
@@ -114,10 +120,10 @@ def record_start(config: dict[str, Any], output_dir: Path, *, fresh: bool) -> No
 
     marker = start_marker(config, output_dir)
     current = current_provenance(str(config["method"]["name"]))
-    if not fresh and (started := started_by(config, output_dir)) is not None and computed_by(started, current):
+    if not fresh and (started := started_by(config, output_dir)) is not None and resumable_by(started, current):
         return
     marker.parent.mkdir(parents=True, exist_ok=True)
-    temporary = marker.with_suffix(".tmp")
+    temporary = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps({"git_commit": current.git_commit, "git_dirty": current.git_dirty,
                                      "started_at": current.started_at, "code_tree": current.code_tree,
                                      "code_dirty": current.code_dirty}, sort_keys=True) + "\n", encoding="utf-8")

@@ -111,3 +111,22 @@ def test_a_pair_is_compared_on_the_samples_both_have_a_score_for(tmp_path):
     (gappy / "result.json").write_text(json.dumps(result))
     build_leaderboard(tmp_path / "runs", tmp_path / "boards")
     assert verdicts(tmp_path / "boards") == {"best": "best", "gappy": "tied"}
+
+
+def test_a_row_better_on_the_samples_the_pair_shares_is_not_marked_worse(tmp_path):
+    """The reference is the best by its own mean; where missing scores leave the other row significantly
+    better on the shared samples, it is not significantly worse."""
+    refs = references(N)
+    rng = random.Random(6)
+    best = [0.95 if i < 20 else 0.5 + rng.uniform(-0.05, 0.05) for i in range(N)]
+    write_run(tmp_path / "runs", "best", 0, refs, refs, best)
+    gappy = write_run(tmp_path / "runs", "gappy", 0, refs, refs, [b + 0.1 for b in best])
+    lines = [json.loads(line) for line in (gappy / "samples.jsonl").read_text().splitlines()]
+    for row in lines[:20]:
+        row["scores"]["bertscore_f1"] = None
+    (gappy / "samples.jsonl").write_text("".join(json.dumps(row) + "\n" for row in lines))
+    result = json.loads((gappy / "result.json").read_text())
+    result["metrics"]["bertscore_f1"]["value"] = float(np.mean([b + 0.1 for b in best[20:]]))  # 0.60 < 0.65
+    (gappy / "result.json").write_text(json.dumps(result))
+    build_leaderboard(tmp_path / "runs", tmp_path / "boards")
+    assert verdicts(tmp_path / "boards") == {"best": "best", "gappy": "tied"}

@@ -166,3 +166,11 @@ def test_a_device_this_machine_lacks_exits_2_before_any_cell_writes(tmp_path):
     done = run_cli("sweep", str(grid), "--output-dir", str(out))
     assert done.returncode == 2 and "--device cuda needs" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("value", ["1e-4", "yes", "a: b", [1.5, "1e-4", None], float("inf"), {"k": "=x"}])
+def test_a_grid_value_passes_to_set_as_the_same_value(value):
+    from xrec_bench.sweep.grid import assignments
+
+    (text,) = assignments({"a.b": value})
+    assert run_config.parse_assignment(text) == {"a": {"b": value}}

@@ -303,3 +303,55 @@ def test_a_killed_job_is_reported_with_its_state_and_the_last_line_of_its_log(tm
                                 "output (state: OUT_OF_MEMORY)\nError stream produced:\n----------\n...")
     assert _killed(error, log) == ("Job 1234 (task: 0) with path /x/1234_0_result.pkl has not produced any output "
                                    "(state: OUT_OF_MEMORY); the last line of its log: epoch 3: 41/48 (1.0/s)")
+
+
+def test_a_restarted_cell_is_discarded_before_its_marker_names_the_code_now(tmp_path, mirror, grid, head, monkeypatch):
+    """Regression: the marker was rewritten before the runner discarded the old partial run (after loading
+    the data), so a run that failed in between left old-code output under a marker naming the code now."""
+    import xrec_bench.runner
+    from xrec_bench.sweep.status import start_marker
+
+    out = tmp_path / "runs"
+    first = sweep(grid, out, log=lambda line: None)
+    cell, run_dir = first.statuses[0].cell, first.outcomes[0].result_path.parent
+    (run_dir / "result.json").unlink()
+    marker = start_marker(cell.config, out)
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "code_tree": "d" * 20}))
+
+    def fails_early(*args, **kwargs):
+        raise RuntimeError("the data would not load")
+
+    monkeypatch.setattr(xrec_bench.runner, "run", fails_early)
+    assert sweep(grid, out, log=lambda line: None).failed
+    assert not run_dir.exists()  # nothing of the other code's run is left to resume
+    assert plan(read_grid(grid), out)[0].detail == "not run yet"
+
+
+def test_a_marker_of_clean_code_is_not_kept_for_a_run_by_edited_code(tmp_path, mirror, grid, monkeypatch):
+    from xrec_bench.sweep.status import record_start, started_by
+
+    config = plan(read_grid(grid), tmp_path)[0].cell.config
+    monkeypatch.setattr(sweep_module, "current_provenance", lambda method: HEAD)
+    record_start(config, tmp_path, fresh=True)
+    edited = version("a" * 40, True, "c" * 20, True)
+    monkeypatch.setattr(sweep_module, "current_provenance", lambda method: edited)
+    record_start(config, tmp_path, fresh=False)  # a resume by edited code
+    assert started_by(config, tmp_path).code_dirty is True
+
+
+@pytest.mark.parametrize("raised, expected", [("failed", "bad"), ("killed", "state: TIMEOUT")])
+def test_a_job_that_raised_keeps_its_error_and_only_a_job_without_a_result_is_killed(tmp_path, raised, expected):
+    from types import SimpleNamespace
+
+    from submitit.core.utils import FailedJobError, UncompletedJobError
+    from xrec_bench.sweep.executors import CellJob, _outcome
+
+    log = tmp_path / "job.err"
+    log.write_text("last words\n")
+    error = (FailedJobError("Job (task=0) failed during processing with trace:\n----------------------\n"
+                            "Traceback ...\nxrec_bench.errors.UserError: bad\n----------------------\n")
+             if raised == "failed" else
+             UncompletedJobError("Job 7 (task: 0) with path /x\nhas not produced any output (state: TIMEOUT)\n"))
+    submitted = SimpleNamespace(exception=lambda: error, paths=SimpleNamespace(stderr=str(log)))
+    outcome = _outcome(CellJob(cell=None, overwrite=False), submitted)
+    assert (outcome.error == "bad") if raised == "failed" else (expected in outcome.error and "last words" in outcome.error)
