@@ -90,7 +90,8 @@ def to_markdown(rows: list[CostRow]) -> str:
              ("Per cell, from its result.json: fit, explain and score (all metrics) wall seconds, the peak "
               "resident memory of any stage (the process's maximum resident set, in MiB: 1,048,576 bytes; GPU "
               "memory is not counted), and the machine. Fit is blank where the model was loaded from an earlier "
-              "run. Saving the model is not counted in any column."), "",
+              "run (as when a sweep resumes a cell whose fit had finished): that row's peak is then the "
+              "loading process's, not the fit's. Saving the model is not counted in any column."), "",
              "| " + " | ".join(HEADERS) + " |",
              "| " + " | ".join(":--" if i < 6 or i == 10 else "--:" for i in range(len(HEADERS))) + " |"]
     lines += ["| " + " | ".join(_shown(v).replace("|", "\\|") for v in row.values()) + " |" for row in rows]

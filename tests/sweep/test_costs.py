@@ -17,3 +17,4 @@ def test_the_summary_counts_only_cells_with_every_stage_measured():
     assert "2 of 4 cells, 0.12 h of stage time in all" in text
     assert "| nrt | 2 of 3 | 211–222 | 433 | 3300.0 |" in text
     assert "| xrec | 0 of 1 |  | 0 |  |" in text
+    assert "that row's peak is then the loading process's, not the fit's" in text
