@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from xrec_bench.errors import UserError
@@ -18,12 +18,14 @@ from xrec_bench.results import Provenance
 from xrec_bench.sweep.costs import CostRow, cost_row, write_costs
 from xrec_bench.sweep.executors import EXECUTORS, CellJob, CellOutcome, run_jobs
 from xrec_bench.sweep.grid import Cell, Grid, expand_cells, read_grid
+from xrec_bench.sweep.machine import held_back_reason
 from xrec_bench.sweep.status import CellState, CellStatus, cell_status, describe, is_clean_code
 
 __all__ = ["Cell", "CellOutcome", "CellState", "CellStatus", "Grid", "SweepReport", "current_code", "current_provenance", "plan",
            "read_grid", "sweep"]
 
 BOARDS_FOLDER = "boards"
+HELD_BACK = "held back"  # the cost table's state of a cell this machine does not run (``sweep.machine``)
 
 
 @dataclass(frozen=True)
@@ -67,14 +69,33 @@ def current_code(grid: Grid) -> dict[str, Provenance]:
 
 
 def plan(grid: Grid, output_dir: Path) -> list[CellStatus]:
-    """Every cell of the grid and whether it is complete, stale or missing under ``output_dir``."""
+    """Every cell of the grid and whether it is complete, stale or missing under ``output_dir``; a cell
+    that is not complete and that this machine would compute in emulated bf16 is held back
+    (``sweep.machine``), with the reason added to its detail."""
     current = current_code(grid)
-    return [cell_status(cell, Path(output_dir), current[cell.method]) for cell in expand_cells(grid)]
+    statuses = []
+    for cell in expand_cells(grid):
+        status = cell_status(cell, Path(output_dir), current[cell.method])
+        reason = None if status.state is CellState.COMPLETE else held_back_reason(cell.config)
+        statuses.append(status if reason is None else replace(status, held_back=reason,
+                                                              detail=f"{status.detail}; {reason}"))
+    return statuses
 
 
 def _to_run(statuses: list[CellStatus], keep_stale: bool) -> list[CellJob]:
     return [CellJob(status.cell, overwrite=status.state is CellState.STALE or status.restart) for status in statuses
-            if status.state is CellState.MISSING or (status.state is CellState.STALE and not keep_stale)]
+            if status.held_back is None
+            and (status.state is CellState.MISSING or (status.state is CellState.STALE and not keep_stale))]
+
+
+def _log_held_back(statuses: list[CellStatus], log: Callable[[str], None]) -> None:
+    """One line per reason, naming the cells it holds back."""
+    by_reason: dict[str, list[str]] = {}
+    for status in statuses:
+        if status.held_back is not None:
+            by_reason.setdefault(status.held_back, []).append(status.cell.label)
+    for reason, labels in by_reason.items():
+        log(f"{len(labels)} cell{'s' if len(labels) > 1 else ''} {reason}: {'; '.join(labels)}")
 
 
 def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inline", max_parallel: int = 1,
@@ -101,9 +122,12 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
         for device in sorted({job.cell.config["runtime"]["device"] for job in jobs}):
             require_device(device)  # as `xrec-bench run` does, before any cell writes a file
     counts = {state: sum(s.state is state for s in statuses) for state in CellState}
+    held_back = sum(status.held_back is not None for status in statuses)
     log(f"{len(statuses)} cells: {counts[CellState.COMPLETE]} complete, {counts[CellState.STALE]} stale "
-        f"({'kept' if keep_stale else 'run again'}), {counts[CellState.MISSING]} missing; running {len(jobs)} "
+        f"({'kept' if keep_stale else 'run again'}), {counts[CellState.MISSING]} missing"
+        f"{f', {held_back} of them held back on this machine' if held_back else ''}; running {len(jobs)} "
         f"with the {executor} executor")
+    _log_held_back(statuses, log)
     outcomes = run_jobs(jobs, output_dir, executor=executor, parameters=getattr(grid, executor, {}),
                         max_parallel=max_parallel, log=log)
     ran = {outcome.cell: outcome for outcome in outcomes}
@@ -112,10 +136,15 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
         outcome = ran.get(status.cell)
         if outcome is not None:
             rows.append(cost_row(status.cell, "failed" if outcome.error else "computed", outcome.result_path))
+        elif status.held_back is not None:
+            rows.append(cost_row(status.cell, HELD_BACK, status.result_path))
         else:
             rows.append(cost_row(status.cell, "complete" if status.state is CellState.COMPLETE else "kept stale",
                                  status.result_path))
-    written = write_boards(rows, output_dir, with_leaderboard=any(row.state != "failed" for row in rows), log=log)
+    written = write_boards(rows, output_dir, with_leaderboard=any(row.state not in ("failed", HELD_BACK) for row in rows),
+                           log=log)
+    if held_back:
+        log(f"the grid is not complete here: {held_back} cell{'s' if held_back > 1 else ''} held back (see above)")
     return SweepReport(statuses, outcomes, rows, written)
 
 

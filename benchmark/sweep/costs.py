@@ -22,7 +22,7 @@ HEADERS = ("Dataset", "Method", "Variant", "Seed", "Run id", "State", "Fit s", "
 @dataclass(frozen=True)
 class CostRow:
     cell: Cell
-    state: str  # what the sweep did with the cell: computed, complete, kept stale, failed
+    state: str  # what the sweep did with the cell: computed, complete, kept stale, failed, held back
     fit_s: float | None = None  # the fit stage; None where the model was loaded from an earlier run
     explain_s: float | None = None
     score_s: float | None = None  # every score:<family> stage together

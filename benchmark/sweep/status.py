@@ -43,6 +43,7 @@ class CellStatus:
     detail: str  # why, in words
     result_path: Path | None  # the complete result.json, stale or not
     restart: bool = False  # a partial run started by other code: discard it and start again
+    held_back: str | None = None  # why this machine does not run it (``sweep.machine``), in words
 
 
 def is_clean_code(provenance: Provenance) -> bool:

@@ -1,7 +1,6 @@
 """Real sweeps of two tiny cells (retrieval on yelp-mini, 8 records, lexical and USR): inline and through
 submitit's LocalExecutor, resume, stale detection, --keep-stale, a failing cell, the cost table."""
 
-import csv
 import json
 import shutil
 
@@ -13,20 +12,7 @@ from xrec_bench.run_lock import run_lock
 from xrec_bench.sweep import CellState, plan, read_grid, sweep
 
 from tests.conftest import run_cli
-
-
-def version(commit, dirty, code_tree=None, code_dirty=None):
-    return Provenance(commit, dirty, "2026-12-01T00:00:00Z", code_tree, code_dirty)
-
-
-HEAD = version("a" * 40, False, "c" * 20, False)  # the code "running now" in these tests
-
-
-@pytest.fixture
-def head(monkeypatch):
-    """Pin the code version the sweep compares results with; the test's checkout may have edits."""
-    monkeypatch.setattr(sweep_module, "current_provenance", lambda method: HEAD)
-    return HEAD
+from tests.sweep.conftest import HEAD, cost_rows, version
 
 
 def record_version(result_path, provenance: Provenance) -> None:
@@ -35,10 +21,6 @@ def record_version(result_path, provenance: Provenance) -> None:
     result["environment"].update(git_commit=provenance.git_commit, git_dirty=provenance.git_dirty,
                                  code_tree=provenance.code_tree, code_dirty=provenance.code_dirty)
     result_path.write_text(json.dumps(result), encoding="utf-8")
-
-
-def cost_rows(out):
-    return list(csv.DictReader((out / "boards" / "costs.csv").read_text(encoding="utf-8").splitlines()))
 
 
 def test_inline_sweep_runs_every_cell_then_skips_the_complete_ones(tmp_path, mirror, grid, head):
