@@ -150,6 +150,18 @@ class Board:
     def columns_of(self, family: str) -> list[Column]:
         return [column for column in self.columns if column.family == family]
 
+    def computed(self, family: str) -> bool:
+        """Whether some row has a value of ``family`` (a family skipped for every row gets no detail table)."""
+        return any(cell.mean is not None for row in self.rows for column in self.columns_of(family)
+                   if (cell := row.cells.get(column.key)) is not None)
+
+    @property
+    def skipped_families(self) -> dict[str, list[int]]:
+        """Each family skipped for every row, with the numbers of the notes that say why."""
+        return {family: sorted({cell.note for row in self.rows for column in self.columns_of(family)
+                                if (cell := row.cells.get(column.key)) is not None and cell.note is not None})
+                for family in self.families if not self.computed(family)}
+
     def rows_of(self, family: str) -> list[Row]:
         """The rows with at least one value of ``family``."""
         keys = {column.key for column in self.columns_of(family)}

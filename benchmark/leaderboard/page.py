@@ -23,6 +23,7 @@ from xrec_bench.leaderboard.tables import (
     rank_text,
     reported_columns,
     reported_number,
+    skipped_families_text,
 )
 
 LABEL_WIDTH, PLOT_WIDTH, VALUE_WIDTH = 230, 400, 190
@@ -207,7 +208,10 @@ def to_html(board: Board) -> str:
         lines.append(f"<p><strong>Note:</strong> {escape(board.mixed_test_sets)}</p>")
     lines += _main_table(board)
     lines += ["<h2>Detail tables</h2>", f'<p class="note">{escape(DETAIL_LEGEND)}</p>']
-    for family in board.families:
+    if skipped := skipped_families_text(board, lambda number: f'<sup><a href="#note-{number}">{number}</a></sup>',
+                                        escape):
+        lines.append(f'<p class="note">{skipped}</p>')
+    for family in filter(board.computed, board.families):
         lines += [f"<h3>{escape(family)}</h3>", *_table(board, family)]
     if board.notes:
         lines += ["<h2>Notes</h2>", "<ol>"]

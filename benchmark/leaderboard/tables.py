@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 
 from xrec_bench.leaderboard.board import Board, Cell, Column, Row
 from xrec_bench.leaderboard.main_table import PAPER_NAMES
@@ -131,6 +132,17 @@ REPORTED_NOTE = ("Reported rows: numbers as published, on their own test sets, b
                  "rows above.")
 
 
+def skipped_families_text(board: Board, note_reference: Callable[[int], str], escape: Callable[[str], str]) -> str:
+    """The sentence that stands for the detail tables of the families skipped for every method (""
+    where there are none), in the format at hand: ``escape`` for a family's name, ``note_reference`` for a
+    note number."""
+    skipped = board.skipped_families
+    if not skipped:
+        return ""
+    named = [escape(family) + "".join(note_reference(number) for number in notes) for family, notes in skipped.items()]
+    return f"Skipped for every method, so without a detail table: {', '.join(named)} (why: see the notes)."
+
+
 def md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -193,7 +205,9 @@ def to_markdown(board: Board) -> str:
         lines += [f"**Note:** {board.mixed_test_sets}", ""]
     lines += _md_main(board)
     lines += ["## Detail tables", "", DETAIL_LEGEND, ""]
-    for family in board.families:
+    if skipped := skipped_families_text(board, lambda number: f" [^{number}]", md_escape):
+        lines += [skipped, ""]
+    for family in filter(board.computed, board.families):
         columns = board.columns_of(family)
         lines += [f"### {family}", "",
                   _md_row(["Method", "Seeds", "n", *(md_escape(header_text(c)) for c in columns)]),
@@ -308,7 +322,9 @@ def to_latex(board: Board) -> str:
         parts += _tex_table(f"{tex_escape(board.dataset)}: reported numbers",
                             ["Method", "Source", "Setting", *(tex_escape(PAPER_NAMES[n]) for n in names)], body,
                             [REPORTED_NOTE])
-    for family in board.families:
+    if skipped := skipped_families_text(board, lambda number: "", str):
+        parts += [f"% {skipped}", ""]
+    for family in filter(board.computed, board.families):
         columns = board.columns_of(family)
         headers = ["Method", "Seeds", "$n$", *(tex_escape(c.header) + ARROWS[c.arrow] for c in columns)]
         body = [" & ".join([tex_escape(row.label), str(len(row.seeds)), str(row.n_test or ""),

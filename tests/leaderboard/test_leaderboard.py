@@ -147,6 +147,26 @@ def test_skipped_metric_shows_a_dash_and_its_reason(built):
     assert '—<sup><a href="#note-1">1</a></sup>' in html and f'<li id="note-1">bartscore [bart-large-cnn]: {BART_MISSING}</li>' in html
 
 
+def test_a_family_skipped_for_every_method_gets_one_sentence_instead_of_a_table_of_dashes(tmp_path):
+    for method, run_id, usr in (("retrieval", "s0-aaaa", 0.9), ("nrt", "s0-bbbb", 0.2)):
+        write_result(tmp_path / "runs", "yelp-mini", method, run_id, metrics={
+            "usr": metric("usr", usr, config={"tokenizer": "whitespace"}),
+            "bartscore": skipped("bartscore", BART_MISSING, config=BART)})
+    build_leaderboard(tmp_path / "runs", tmp_path / "boards")
+    markdown = (tmp_path / "boards" / "yelp-mini.md").read_text()
+    assert "### bartscore" not in markdown and "### usr" in markdown
+    assert "Skipped for every method, so without a detail table: bartscore [^1] (why: see the notes)." in markdown
+    assert f"[^1]: bartscore [bart-large-cnn]: {BART_MISSING}" in markdown
+    html = (tmp_path / "boards" / "yelp-mini.html").read_text()
+    assert "<h3>bartscore</h3>" not in html
+    assert ('Skipped for every method, so without a detail table: bartscore<sup><a href="#note-1">1</a></sup>'
+            in html) and f'<li id="note-1">bartscore [bart-large-cnn]: {BART_MISSING}</li>' in html
+    tex = (tmp_path / "boards" / "yelp-mini.tex").read_text()
+    assert "bartscore [bart" not in tex.split("% Skipped for every method")[1]  # no table of it follows
+    assert tex.count(r"\begin{tabular}") == 2  # the main table and usr's
+    assert "bartscore [bart-large-cnn]" in (tmp_path / "boards" / "yelp-mini.csv").read_text()  # the data keep it
+
+
 def test_a_metric_skipped_in_some_seeds_averages_the_others_and_says_so(built):
     markdown = (built[0] / "boards" / "yelp-mini.md").read_text()
     judge = table_rows(markdown, "judge")
