@@ -124,9 +124,9 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
     counts = {state: sum(s.state is state for s in statuses) for state in CellState}
     held_back = sum(status.held_back is not None for status in statuses)
     log(f"{len(statuses)} cells: {counts[CellState.COMPLETE]} complete, {counts[CellState.STALE]} stale "
-        f"({'kept' if keep_stale else 'run again'}), {counts[CellState.MISSING]} missing"
-        f"{f', {held_back} of them held back on this machine' if held_back else ''}; running {len(jobs)} "
-        f"with the {executor} executor")
+        f"({'kept' if keep_stale else 'run again'}), {counts[CellState.MISSING]} missing; running {len(jobs)} "
+        f"with the {executor} executor"
+        f"{f', holding back {held_back} that this machine would compute in emulated bf16' if held_back else ''}")
     _log_held_back(statuses, log)
     outcomes = run_jobs(jobs, output_dir, executor=executor, parameters=getattr(grid, executor, {}),
                         max_parallel=max_parallel, log=log)
@@ -137,7 +137,7 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
         if outcome is not None:
             rows.append(cost_row(status.cell, "failed" if outcome.error else "computed", outcome.result_path))
         elif status.held_back is not None:
-            rows.append(cost_row(status.cell, HELD_BACK, status.result_path))
+            rows.append(cost_row(status.cell, HELD_BACK, None))  # not computed here; a stale result shows no costs
         else:
             rows.append(cost_row(status.cell, "complete" if status.state is CellState.COMPLETE else "kept stale",
                                  status.result_path))

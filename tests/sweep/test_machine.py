@@ -62,8 +62,8 @@ def test_a_sweep_without_bf16_hardware_runs_the_fp32_cells_and_holds_back_the_bf
     assert [(s.cell.variant, s.cell.seed, s.state) for s in held] == [("bf16-bertscore", 0, CellState.MISSING),
                                                                       ("bf16-bertscore", 1, CellState.MISSING)]
     assert not any(s.cell.run_directory(out).path.exists() for s in held)  # nothing of theirs written
-    assert "4 cells: 0 complete, 0 stale (run again), 4 missing, 2 of them held back on this machine; running 2" \
-        in lines[0]
+    assert lines[0] == ("4 cells: 0 complete, 0 stale (run again), 4 missing; running 2 with the inline executor, "
+                        "holding back 2 that this machine would compute in emulated bf16")
     assert lines[1].startswith("2 cells held back: it computes in bf16 (metrics.bertscore.precision=bf16)")
     assert lines[1].endswith("yelp-mini retrieval bf16-bertscore seed 0; yelp-mini retrieval bf16-bertscore seed 1")
     assert lines[-1] == "the grid is not complete here: 2 cells held back (see above)"
