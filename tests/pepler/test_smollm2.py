@@ -13,6 +13,7 @@ from xrec_bench.methods.pepler.generation import greedy_generate
 from xrec_bench.methods.pepler.model import PromptedLM, load_backbone
 from xrec_bench.plugin import RunContext
 
+from tests.conftest import needs_bf16_hardware
 from tests.pepler.conftest import backward_with_a_context_per_slice, sliced
 
 
@@ -73,6 +74,7 @@ def test_kv_cache_decoding_is_at_least_3x_faster_than_full_recomputation(smollm2
 
 
 @pytest.mark.perf
+@needs_bf16_hardware
 def test_a_cpu_profile_training_batch_is_faster_than_the_previous_way(yelp_mini, benchmark):
     """One 32-record yelp-mini batch (forward and backward, stage 2, bf16 autocast) as the cpu profile
     computes it now (eager attention, one autocast context per batch, the profile's slices) against

@@ -11,6 +11,8 @@ import time
 import pytest
 import torch
 
+from tests.conftest import needs_bf16_hardware
+
 pytestmark = pytest.mark.perf
 
 
@@ -187,6 +189,7 @@ def official_style_loss(backbone, adapters, injector, records, batch) -> torch.T
                               labels=batch["labels"]).loss
 
 
+@needs_bf16_hardware
 def test_batched_bf16_training_vs_batch_one_fp32(benchmark, smollm2, smollm2_cpu_profile, yelp):
     """The cpu profile's training step (bf16 backbone weights, autocast, length-grouped batches of 8,
     LM head on target positions only) against the official one (fp32, batch 1, full-sequence logits).
