@@ -4,7 +4,7 @@ bf16 hardware.
 A cell whose resolved config asks for bf16 (``method.precision`` bf16-autocast or bf16-weights, or a
 metric's ``precision: bf16``) and runs on the CPU multiplies its matrices in bf16. On a CPU without
 bf16 hardware (no AMX, no AVX-512 BF16; ``xrec_bench.hardware``) torch emulates those products: a
-1024 x 1024 x 1024 product ran at 0.001 TFLOP/s in bf16 against 0.069 TFLOP/s in fp32 on a 2-core
+1024 x 1024 x 1024 product ran at 0.001 TFLOP/s in bf16 against 0.152 TFLOP/s in fp32 on a 2-core
 AVX2-only AMD EPYC (2026-12-07, torch 2.13), so a PEPLER cell of under an hour would run for days.
 The committed grids pin bf16 for some methods, so that cells computed on different machines are the
 same runs. A sweep on a CPU without bf16 hardware therefore holds those cells back, names them and
