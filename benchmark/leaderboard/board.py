@@ -150,10 +150,18 @@ class Board:
     def columns_of(self, family: str) -> list[Column]:
         return [column for column in self.columns if column.family == family]
 
+    def has_value(self, column: Column) -> bool:
+        """Whether some row has a value in ``column`` (not skipped for every row)."""
+        return any(cell.mean is not None for row in self.rows if (cell := row.cells.get(column.key)) is not None)
+
     def computed(self, family: str) -> bool:
         """Whether some row has a value of ``family`` (a family skipped for every row gets no detail table)."""
-        return any(cell.mean is not None for row in self.rows for column in self.columns_of(family)
-                   if (cell := row.cells.get(column.key)) is not None)
+        return any(self.has_value(column) for column in self.columns_of(family))
+
+    @property
+    def detail_families(self) -> list[str]:
+        """The families that get a detail table: those some row has a value of."""
+        return [family for family in self.families if self.computed(family)]
 
     @property
     def skipped_families(self) -> dict[str, list[int]]:

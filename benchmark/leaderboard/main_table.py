@@ -121,10 +121,10 @@ def build_main_table(board: Board, files: SampleFiles, settings: Settings) -> Ma
                       key=lambda c: (order[c.value_name], c.header))
     shown, skipped = [], []
     for column in headline:
-        cells = [row.cells[column.key] for row in board.rows if column.key in row.cells]
-        if any(cell.mean is not None for cell in cells):
+        if board.has_value(column):
             shown.append(column)
         else:
+            cells = [row.cells[column.key] for row in board.rows if column.key in row.cells]
             reasons = sorted({_first_sentence(reason) for cell in cells for reason in cell.reasons})
             skipped.append((_title(column), " ".join(reasons) or "no reason given"))
     table = MainTable(shown, {c.key: _title(c) for c in headline}, skipped, {}, settings)

@@ -208,11 +208,13 @@ def to_html(board: Board) -> str:
     if board.mixed_test_sets:
         lines.append(f"<p><strong>Note:</strong> {escape(board.mixed_test_sets)}</p>")
     lines += _main_table(board)
-    lines += ["<h2>Detail tables</h2>", f'<p class="note">{escape(DETAIL_LEGEND)}</p>']
+    lines.append("<h2>Detail tables</h2>")
+    if board.detail_families:
+        lines.append(f'<p class="note">{escape(DETAIL_LEGEND)}</p>')
     if skipped := skipped_families_text(board, lambda number: f'<sup><a href="#note-{number}">{number}</a></sup>',
                                         escape):
         lines.append(f'<p class="note">{skipped}</p>')
-    for family in filter(board.computed, board.families):
+    for family in board.detail_families:
         lines += [f"<h3>{escape(family)}</h3>", *_table(board, family)]
     if board.notes:
         lines += ["<h2>Notes</h2>", "<ol>"]

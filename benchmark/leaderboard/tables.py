@@ -132,15 +132,18 @@ REPORTED_NOTE = ("Reported rows: numbers as published, on their own test sets, b
                  "rows above.")
 
 
-def skipped_families_text(board: Board, note_reference: Callable[[int], str], escape: Callable[[str], str]) -> str:
+def skipped_families_text(board: Board, note_reference: Callable[[int], str] | None, escape: Callable[[str], str]) -> str:
     """The sentence that stands for the detail tables of the families skipped for every method (""
     where there are none), in the format at hand: ``escape`` for a family's name, ``note_reference`` for a
-    note number."""
+    note number (None where the format has no notes)."""
     skipped = board.skipped_families
     if not skipped:
         return ""
-    named = [escape(family) + "".join(note_reference(number) for number in notes) for family, notes in skipped.items()]
-    return f"Skipped for every method, so without a detail table: {', '.join(named)} (why: see the notes)."
+    named = [escape(family) + "".join(note_reference(number) for number in notes) if note_reference else escape(family)
+             for family, notes in skipped.items()]
+    return (f"Skipped for every method, so without a detail table: {', '.join(named)}"
+            f"{' (why: see the notes)' if note_reference else ''}.")
+
 
 
 def md_escape(text: str) -> str:
@@ -204,10 +207,10 @@ def to_markdown(board: Board) -> str:
     if board.mixed_test_sets:
         lines += [f"**Note:** {board.mixed_test_sets}", ""]
     lines += _md_main(board)
-    lines += ["## Detail tables", "", DETAIL_LEGEND, ""]
+    lines += ["## Detail tables", ""] + ([DETAIL_LEGEND, ""] if board.detail_families else [])
     if skipped := skipped_families_text(board, lambda number: f" [^{number}]", md_escape):
         lines += [skipped, ""]
-    for family in filter(board.computed, board.families):
+    for family in board.detail_families:
         columns = board.columns_of(family)
         lines += [f"### {family}", "",
                   _md_row(["Method", "Seeds", "n", *(md_escape(header_text(c)) for c in columns)]),
@@ -322,9 +325,9 @@ def to_latex(board: Board) -> str:
         parts += _tex_table(f"{tex_escape(board.dataset)}: reported numbers",
                             ["Method", "Source", "Setting", *(tex_escape(PAPER_NAMES[n]) for n in names)], body,
                             [REPORTED_NOTE])
-    if skipped := skipped_families_text(board, lambda number: "", str):
+    if skipped := skipped_families_text(board, None, str):
         parts += [f"% {skipped}", ""]
-    for family in filter(board.computed, board.families):
+    for family in board.detail_families:
         columns = board.columns_of(family)
         headers = ["Method", "Seeds", "$n$", *(tex_escape(c.header) + ARROWS[c.arrow] for c in columns)]
         body = [" & ".join([tex_escape(row.label), str(len(row.seeds)), str(row.n_test or ""),

@@ -68,15 +68,21 @@ def current_code(grid: Grid) -> dict[str, Provenance]:
     return {method: current_provenance(method) for method in grid.methods}
 
 
-def plan(grid: Grid, output_dir: Path) -> list[CellStatus]:
-    """Every cell of the grid and whether it is complete, stale or missing under ``output_dir``; a cell
-    that is not complete and that this machine would compute in emulated bf16 is held back
-    (``sweep.machine``), with the reason added to its detail."""
+def _would_run(status: CellStatus, keep_stale: bool) -> bool:
+    return status.state is CellState.MISSING or (status.state is CellState.STALE and not keep_stale)
+
+
+def plan(grid: Grid, output_dir: Path, *, keep_stale: bool = False, executor: str = "inline") -> list[CellStatus]:
+    """Every cell of the grid and whether it is complete, stale or missing under ``output_dir``. A cell the
+    sweep would run (missing, or stale unless kept) that this machine would compute in emulated bf16 is
+    held back (``sweep.machine``), with the reason added to its detail; not under ``slurm``, whose jobs
+    run on compute nodes this process cannot see."""
     current = current_code(grid)
     statuses = []
     for cell in expand_cells(grid):
         status = cell_status(cell, Path(output_dir), current[cell.method])
-        reason = None if status.state is CellState.COMPLETE else held_back_reason(cell.config)
+        reason = (held_back_reason(cell.config) if executor != "slurm" and _would_run(status, keep_stale)
+                  else None)
         statuses.append(status if reason is None else replace(status, held_back=reason,
                                                               detail=f"{status.detail}; {reason}"))
     return statuses
@@ -84,8 +90,7 @@ def plan(grid: Grid, output_dir: Path) -> list[CellStatus]:
 
 def _to_run(statuses: list[CellStatus], keep_stale: bool) -> list[CellJob]:
     return [CellJob(status.cell, overwrite=status.state is CellState.STALE or status.restart) for status in statuses
-            if status.held_back is None
-            and (status.state is CellState.MISSING or (status.state is CellState.STALE and not keep_stale))]
+            if status.held_back is None and _would_run(status, keep_stale)]
 
 
 def _log_held_back(statuses: list[CellStatus], log: Callable[[str], None]) -> None:
@@ -106,7 +111,7 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
     output_dir = Path(output_dir)
     grid = read_grid(grid_path)
     _check_executor(grid, executor, max_parallel)
-    statuses = plan(grid, output_dir)
+    statuses = plan(grid, output_dir, keep_stale=keep_stale, executor=executor)
     for method, current in current_code(grid).items():
         if not is_clean_code(current):
             log(f"warning: the code of {method} running now is {describe(current)}, so no result counts as "
@@ -136,13 +141,13 @@ def sweep(grid_path: str | Path, output_dir: str | Path, *, executor: str = "inl
         outcome = ran.get(status.cell)
         if outcome is not None:
             rows.append(cost_row(status.cell, "failed" if outcome.error else "computed", outcome.result_path))
-        elif status.held_back is not None:
-            rows.append(cost_row(status.cell, HELD_BACK, None))  # not computed here; a stale result shows no costs
+        elif status.held_back is not None:  # a stale result it has stays (and is on the board), as if kept
+            rows.append(cost_row(status.cell, HELD_BACK, status.result_path))
         else:
             rows.append(cost_row(status.cell, "complete" if status.state is CellState.COMPLETE else "kept stale",
                                  status.result_path))
-    written = write_boards(rows, output_dir, with_leaderboard=any(row.state not in ("failed", HELD_BACK) for row in rows),
-                           log=log)
+    result_paths = [ran[status.cell].result_path if status.cell in ran else status.result_path for status in statuses]
+    written = write_boards(rows, output_dir, with_leaderboard=any(path is not None for path in result_paths), log=log)
     if held_back:
         log(f"the grid is not complete here: {held_back} cell{'s' if held_back > 1 else ''} held back (see above)")
     return SweepReport(statuses, outcomes, rows, written)

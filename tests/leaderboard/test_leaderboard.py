@@ -162,9 +162,21 @@ def test_a_family_skipped_for_every_method_gets_one_sentence_instead_of_a_table_
     assert ('Skipped for every method, so without a detail table: bartscore<sup><a href="#note-1">1</a></sup>'
             in html) and f'<li id="note-1">bartscore [bart-large-cnn]: {BART_MISSING}</li>' in html
     tex = (tmp_path / "boards" / "yelp-mini.tex").read_text()
+    assert "% Skipped for every method, so without a detail table: bartscore.\n" in tex  # LaTeX has no notes
     assert "bartscore [bart" not in tex.split("% Skipped for every method")[1]  # no table of it follows
     assert tex.count(r"\begin{tabular}") == 2  # the main table and usr's
     assert "bartscore [bart-large-cnn]" in (tmp_path / "boards" / "yelp-mini.csv").read_text()  # the data keep it
+
+
+def test_a_board_whose_every_family_was_skipped_has_no_detail_legend(tmp_path):
+    write_result(tmp_path / "runs", "yelp-mini", "retrieval", "s0-aaaa", metrics={
+        "bartscore": skipped("bartscore", BART_MISSING, config=BART)})
+    build_leaderboard(tmp_path / "runs", tmp_path / "boards")
+    markdown = (tmp_path / "boards" / "yelp-mini.md").read_text()
+    details = markdown.split("## Detail tables\n\n", 1)[1].split("## Notes", 1)[0]
+    assert details == "Skipped for every method, so without a detail table: bartscore [^1] (why: see the notes).\n\n"
+    html = (tmp_path / "boards" / "yelp-mini.html").read_text()
+    assert "Cells: mean ± std over the test samples" not in html and "<h3>" not in html
 
 
 def test_a_metric_skipped_in_some_seeds_averages_the_others_and_says_so(built):

@@ -4,6 +4,7 @@ them about 100x slower than fp32), says which and why, and runs the others."""
 import pytest
 import xrec_bench.sweep as sweep_module
 from xrec_bench import config as run_config
+from xrec_bench.errors import UserError
 from xrec_bench.sweep import CellState, CellStatus, machine, plan, read_grid, sweep
 
 from tests.conftest import REPO
@@ -85,3 +86,28 @@ def test_a_complete_cell_is_never_held_back(tmp_path, no_bf16_hardware, monkeypa
                         lambda cell, output_dir, current: CellStatus(cell, CellState.COMPLETE, "computed", None))
     statuses = plan(read_grid(grid), tmp_path / "runs")
     assert len(statuses) == 4 and all(s.held_back is None and s.detail == "computed" for s in statuses)
+
+
+@pytest.mark.parametrize("state, keep_stale, executor, held", [
+    (CellState.MISSING, False, "inline", True),
+    (CellState.STALE, False, "local", True),  # it would run again: held back, its stale result stays
+    (CellState.STALE, True, "inline", False),  # kept as it is, so nothing to hold back
+    (CellState.MISSING, False, "slurm", False),  # the jobs run on compute nodes this process cannot see
+])
+def test_only_a_cell_the_sweep_would_run_here_is_held_back(tmp_path, no_bf16_hardware, monkeypatch, state, keep_stale,
+                                                          executor, held):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(WITH_BF16, encoding="utf-8")
+    monkeypatch.setattr(sweep_module, "cell_status",
+                        lambda cell, output_dir, current: CellStatus(cell, state, "as found", None))
+    statuses = plan(read_grid(grid), tmp_path / "runs", keep_stale=keep_stale, executor=executor)
+    assert [s.held_back is not None for s in statuses] == [False, False, held, held]
+
+
+@pytest.mark.parametrize("value", ["1", "yes", "Run"])
+def test_any_other_value_of_the_override_is_refused_in_one_sentence(tmp_path, no_bf16_hardware, monkeypatch, value):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(WITH_BF16, encoding="utf-8")
+    monkeypatch.setenv(machine.RUN_EMULATED_VARIABLE, value)
+    with pytest.raises(UserError, match=rf"^XREC_BENCH_EMULATED_BF16 must be 'run' .* or unset, not '{value}'\.$"):
+        plan(read_grid(grid), tmp_path / "runs")
