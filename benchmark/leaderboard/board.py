@@ -150,9 +150,13 @@ class Board:
     def columns_of(self, family: str) -> list[Column]:
         return [column for column in self.columns if column.family == family]
 
+    def cells_in(self, column: Column) -> list[Cell]:
+        """The cells of ``column``, one per row that has one (skipped or not)."""
+        return [row.cells[column.key] for row in self.rows if column.key in row.cells]
+
     def has_value(self, column: Column) -> bool:
         """Whether some row has a value in ``column`` (not skipped for every row)."""
-        return any(cell.mean is not None for row in self.rows if (cell := row.cells.get(column.key)) is not None)
+        return any(cell.mean is not None for cell in self.cells_in(column))
 
     def computed(self, family: str) -> bool:
         """Whether some row has a value of ``family`` (a family skipped for every row gets no detail table)."""
@@ -166,8 +170,8 @@ class Board:
     @property
     def skipped_families(self) -> dict[str, list[int]]:
         """Each family skipped for every row, with the numbers of the notes that say why."""
-        return {family: sorted({cell.note for row in self.rows for column in self.columns_of(family)
-                                if (cell := row.cells.get(column.key)) is not None and cell.note is not None})
+        return {family: sorted({cell.note for column in self.columns_of(family) for cell in self.cells_in(column)
+                                if cell.note is not None})
                 for family in self.families if not self.computed(family)}
 
     def rows_of(self, family: str) -> list[Row]:

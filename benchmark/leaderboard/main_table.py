@@ -124,8 +124,7 @@ def build_main_table(board: Board, files: SampleFiles, settings: Settings) -> Ma
         if board.has_value(column):
             shown.append(column)
         else:
-            cells = [row.cells[column.key] for row in board.rows if column.key in row.cells]
-            reasons = sorted({_first_sentence(reason) for cell in cells for reason in cell.reasons})
+            reasons = sorted({_first_sentence(reason) for cell in board.cells_in(column) for reason in cell.reasons})
             skipped.append((_title(column), " ".join(reasons) or "no reason given"))
     table = MainTable(shown, {c.key: _title(c) for c in headline}, skipped, {}, settings)
     for column in shown:

@@ -145,7 +145,6 @@ def skipped_families_text(board: Board, note_reference: Callable[[int], str] | N
             f"{' (why: see the notes)' if note_reference else ''}.")
 
 
-
 def md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
