@@ -3,15 +3,16 @@
 A grid that takes several working sessions is published cell by cell (``leaderboards/publish.sh``);
 this writes what its sweep would write at the end (``<dir>/boards``: ``costs.md``, ``costs.csv`` and
 the leaderboard of the results under ``<dir>``), with every cell not yet complete listed as missing
-or stale and no costs::
+or stale and no costs. Several grids that share one output directory (the ablation board's switches
+and its zero-shot row) give one cost table of all their cells, in the order the grids are named::
 
-    python -m xrec_bench.sweep.report GRID.yaml DIR
+    python -m xrec_bench.sweep.report GRID.yaml [GRID.yaml ...] DIR
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from xrec_bench import sweep
@@ -20,10 +21,10 @@ from xrec_bench.sweep.costs import cost_row
 from xrec_bench.sweep.status import CellState
 
 
-def write_interim_report(grid_path: str | Path, output_dir: str | Path,
+def write_interim_report(grid_paths: Sequence[str | Path], output_dir: str | Path,
                          log: Callable[[str], None] = print) -> list[Path]:
     output_dir = Path(output_dir)
-    statuses = sweep.plan(sweep.read_grid(grid_path), output_dir)
+    statuses = [status for path in grid_paths for status in sweep.plan(sweep.read_grid(path), output_dir)]
     rows = [cost_row(status.cell, status.state.value,
                      status.result_path if status.state is CellState.COMPLETE else None) for status in statuses]
     return sweep.write_boards(rows, output_dir, log=log,
@@ -31,11 +32,11 @@ def write_interim_report(grid_path: str | Path, output_dir: str | Path,
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m xrec_bench.sweep.report GRID.yaml DIR", file=sys.stderr)
+    if len(argv) < 2:
+        print("usage: python -m xrec_bench.sweep.report GRID.yaml [GRID.yaml ...] DIR", file=sys.stderr)
         return 2
     try:
-        for path in write_interim_report(*argv, log=lambda line: print(line, file=sys.stderr)):
+        for path in write_interim_report(argv[:-1], argv[-1], log=lambda line: print(line, file=sys.stderr)):
             print(path)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -14,9 +14,10 @@ from xrec_bench.sweep import current_provenance, sweep
 from tests.conftest import REPO
 
 
-def publish(grid: Path, runs: Path, dest: Path) -> subprocess.CompletedProcess:
+def publish(*paths: Path) -> subprocess.CompletedProcess:
+    """``publish.sh GRID [GRID ...] RUNS DEST``."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # xrec-bench and python3 of this venv
-    return subprocess.run(["bash", str(REPO / "leaderboards" / "publish.sh"), str(grid), str(runs), str(dest)],
+    return subprocess.run(["bash", str(REPO / "leaderboards" / "publish.sh"), *map(str, paths)],
                           env={**os.environ, "PATH": path}, capture_output=True, text=True, check=False, timeout=600)
 
 
@@ -44,3 +45,30 @@ def test_publishing_a_resumed_tree_keeps_the_published_predictions(tmp_path, mir
     assert again.returncode == 0, again.stderr
     assert published_samples(dest) == samples
     assert not list(dest.glob("*/*/*/*.tmp"))
+
+
+def test_grids_sharing_a_runs_directory_are_published_with_one_cost_table(tmp_path, mirror, grid):
+    code = current_provenance("retrieval")
+    if code.code_tree is None or code.code_dirty:
+        pytest.skip("the checkout has uncommitted code edits, so publish.sh rightly finds no cell complete")
+    runs, dest = tmp_path / "runs", tmp_path / "published"
+    one_seed = grid.read_text(encoding="utf-8").replace("seeds: [0, 1]", "seeds: [0]")
+    grid.write_text(one_seed, encoding="utf-8")
+    zeroshot = tmp_path / "zeroshot.yaml"
+    zeroshot.write_text(one_seed.replace("yelp-mini", "yelp-mini-zeroshot"), encoding="utf-8")
+    for path in (grid, zeroshot):
+        sweep(path, runs, log=lambda line: None)
+    done = publish(grid, zeroshot, runs, dest)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.parts[-4] for p in dest.glob("*/*/*/samples.jsonl.gz")) == ["yelp-mini", "yelp-mini-zeroshot"]
+    costs = (dest / "boards" / "costs.csv").read_text(encoding="utf-8")
+    assert "yelp-mini-zeroshot" in costs and costs.count("complete") == 2
+
+
+def test_publish_refuses_a_missing_grid_or_runs_directory_in_one_line(tmp_path, grid):
+    for paths in [(grid, tmp_path / "published"), (grid, tmp_path / "nowhere", tmp_path / "published"),
+                  (tmp_path / "nogrid.yaml", tmp_path, tmp_path / "published")]:
+        refused = publish(*paths)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert refused.stderr.startswith("usage: leaderboards/publish.sh")
+    assert not (tmp_path / "published").exists()

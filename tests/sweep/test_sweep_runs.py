@@ -203,13 +203,34 @@ def test_the_interim_report_tabulates_the_cells_complete_so_far_and_runs_nothing
     unfinished = first.outcomes[1].result_path
     unfinished.unlink()  # seed 1 stopped before its result was written
     shutil.rmtree(out / "boards")
-    written = write_interim_report(grid, out, log=lambda line: None)
+    written = write_interim_report([grid], out, log=lambda line: None)
     assert out / "boards" / "costs.md" in written and out / "boards" / "yelp-mini.md" in written
     rows = cost_rows(out)
     assert [(r["seed"], r["state"]) for r in rows] == [("0", "complete"), ("1", "missing")]
     assert float(rows[0]["score_s"]) > 0 and rows[1]["score_s"] == ""
     assert not unfinished.exists()  # nothing ran
     assert "1 of 2 cells" in (out / "boards" / "costs.md").read_text(encoding="utf-8")
+
+
+def test_the_interim_report_of_two_grids_sharing_a_directory_tabulates_both(tmp_path, mirror, grid, head):
+    """The ablation board's switches and its zero-shot row are two grid files swept into one directory:
+    one report of both gives one cost table of every cell of both, and one board of all their results."""
+    from xrec_bench.sweep.report import main
+
+    out = tmp_path / "runs"
+    zeroshot = tmp_path / "zeroshot.yaml"
+    zeroshot.write_text(grid.read_text(encoding="utf-8").replace("yelp-mini", "yelp-mini-zeroshot")
+                        .replace("seeds: [0, 1]", "seeds: [0]"), encoding="utf-8")
+    for path in (grid, zeroshot):
+        for outcome in sweep(path, out, log=lambda line: None).outcomes:
+            record_version(outcome.result_path, head)
+    assert [r["dataset"] for r in cost_rows(out)] == ["yelp-mini-zeroshot"]  # each sweep tabulates its own grid
+    assert main([str(grid), str(zeroshot), str(out)]) == 0
+    rows = cost_rows(out)
+    assert [(r["dataset"], r["seed"], r["state"]) for r in rows] == [
+        ("yelp-mini", "0", "complete"), ("yelp-mini", "1", "complete"), ("yelp-mini-zeroshot", "0", "complete")]
+    assert (out / "boards" / "yelp-mini.md").is_file() and (out / "boards" / "yelp-mini-zeroshot.md").is_file()
+    assert main([str(out)]) == 2  # a directory and no grid
 
 
 def test_a_partial_run_resumes_only_with_the_code_that_started_it(tmp_path, mirror, grid, head):
