@@ -42,6 +42,8 @@ th[data-sortable] { cursor: pointer; user-select: none; }
 th[aria-sort="ascending"]::after { content: " \\25B4"; }
 th[aria-sort="descending"]::after { content: " \\25BE"; }
 td.best { font-weight: bold; }
+td.prose { white-space: normal; text-align: left; min-width: 12rem; max-width: 24rem; }
+#reported-table th:nth-child(2), #reported-table th:nth-child(3) { text-align: left; }
 p.note { max-width: 1100px; font-size: 0.85rem; }
 figure { margin: 0 0 1.5rem; }
 code { font-size: 0.85rem; }
@@ -120,8 +122,9 @@ def _main_table(board: Board) -> list[str]:
         lines += ["<h3>Reported</h3>", '<div class="scroll"><table class="sortable" id="reported-table">',
                   _head(["Method", "Source", "Setting", *(PAPER_NAMES[name] for name in names)]), "<tbody>"]
         for reported in board.reported:
-            cells = [f"<td>{escape(text)}</td>" for text in
-                     (reported.label, f"{reported.source}, {reported.table}", reported.setting)]
+            cells = [f"<td>{escape(reported.label)}</td>"]  # source and setting are sentences: they wrap
+            cells += [f'<td class="prose">{escape(text)}</td>' for text in
+                      (f"{reported.source}, {reported.table}", reported.setting)]
             cells += [f'<td data-sort="{"" if (v := reported.values.get(n)) is None else repr(v.mean)}">'
                       f"{escape(reported_number(reported, n))}</td>" for n in names]
             lines.append("<tr>" + "".join(cells) + "</tr>")

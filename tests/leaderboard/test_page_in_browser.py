@@ -87,3 +87,27 @@ def test_the_committed_boards_with_their_wide_detail_tables_fit_1400_pixels(tmp_
     assert done.returncode == 0, done.stderr[-2000:]
     page_width, main_width, main_box = json.loads(done.stdout.split('<pre id="probe">', 1)[1].split("</pre>", 1)[0])
     assert page_width <= 1400 and main_width <= main_box, (page_width, main_width, main_box)
+
+
+def test_the_reported_table_of_the_released_yelp_board_wraps_its_sources_instead_of_scrolling(tmp_path):
+    """Regression: the reported rows' source and setting sentences did not wrap, so their numbers sat
+    beyond a 1400-pixel window, behind a scroll bar."""
+    from pathlib import Path
+
+    boards = Path(__file__).parents[2] / "leaderboards"
+    shutil.copytree(boards / "released" / "results" / "yelp", tmp_path / "results" / "yelp")
+    build_leaderboard(tmp_path / "results", tmp_path / "boards", reported=boards / "reported.yaml",
+                      warn=lambda line: None)
+    page = (tmp_path / "boards" / "yelp.html").read_text()
+    assert 'id="reported-table"' in page
+    probe = ('<script>var box = document.getElementById("reported-table").parentElement;'
+             'var p = document.createElement("pre"); p.id = "probe"; p.textContent = '
+             'JSON.stringify([document.documentElement.scrollWidth, box.scrollWidth, box.clientWidth]);'
+             'document.body.appendChild(p);</script>')
+    (tmp_path / "probe.html").write_text(page.replace("</body>", probe + "</body>"))
+    done = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900",
+                           "--virtual-time-budget=2000", "--dump-dom", (tmp_path / "probe.html").as_uri()],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    page_width, table_width, box = json.loads(done.stdout.split('<pre id="probe">', 1)[1].split("</pre>", 1)[0])
+    assert page_width <= 1400 and table_width <= box, (page_width, table_width, box)
