@@ -65,6 +65,21 @@ def test_columns_sort_on_click_and_the_page_fits_1400_pixels(tmp_path):
     assert found["innerWidth"] == 1400 and found["scrollWidth"] <= 1400
 
 
+def widths(page: str, table_id: str, tmp_path) -> tuple[int, int, int]:
+    """The page's width and the scroll and visible widths of the box around table ``table_id``, as a
+    1400-pixel browser window lays them out."""
+    probe = (f'<script>var box = document.getElementById("{table_id}").parentElement;'
+             'var p = document.createElement("pre"); p.id = "probe"; p.textContent = '
+             'JSON.stringify([document.documentElement.scrollWidth, box.scrollWidth, box.clientWidth]);'
+             'document.body.appendChild(p);</script>')
+    (tmp_path / "probe.html").write_text(page.replace("</body>", probe + "</body>"))
+    done = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900",
+                           "--virtual-time-budget=2000", "--dump-dom", (tmp_path / "probe.html").as_uri()],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return tuple(json.loads(done.stdout.split('<pre id="probe">', 1)[1].split("</pre>", 1)[0]))
+
+
 @pytest.mark.parametrize("results", ["results", "grid-cells/results"])
 def test_the_committed_boards_with_their_wide_detail_tables_fit_1400_pixels(tmp_path, results):
     """The page fits, and so does its main table, which needs no sideways scrolling (its headers wrap):
@@ -75,17 +90,8 @@ def test_the_committed_boards_with_their_wide_detail_tables_fit_1400_pixels(tmp_
     cells = Path(__file__).parents[2] / "leaderboards" / results / "yelp-mini"
     shutil.copytree(cells, tmp_path / "results" / "yelp-mini")
     build_leaderboard(tmp_path / "results", tmp_path / "boards", warn=lambda line: None)
-    page = (tmp_path / "boards" / "yelp-mini.html").read_text()
-    probe = ('<script>var box = document.getElementById("main-table").parentElement;'
-             'var p = document.createElement("pre"); p.id = "probe"; p.textContent = '
-             'JSON.stringify([document.documentElement.scrollWidth, box.scrollWidth, box.clientWidth]);'
-             'document.body.appendChild(p);</script>')
-    (tmp_path / "probe.html").write_text(page.replace("</body>", probe + "</body>"))
-    done = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900",
-                           "--virtual-time-budget=2000", "--dump-dom", (tmp_path / "probe.html").as_uri()],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    page_width, main_width, main_box = json.loads(done.stdout.split('<pre id="probe">', 1)[1].split("</pre>", 1)[0])
+    page_width, main_width, main_box = widths((tmp_path / "boards" / "yelp-mini.html").read_text(), "main-table",
+                                              tmp_path)
     assert page_width <= 1400 and main_width <= main_box, (page_width, main_width, main_box)
 
 
@@ -100,14 +106,5 @@ def test_the_reported_table_of_the_released_yelp_board_wraps_its_sources_instead
                       warn=lambda line: None)
     page = (tmp_path / "boards" / "yelp.html").read_text()
     assert 'id="reported-table"' in page
-    probe = ('<script>var box = document.getElementById("reported-table").parentElement;'
-             'var p = document.createElement("pre"); p.id = "probe"; p.textContent = '
-             'JSON.stringify([document.documentElement.scrollWidth, box.scrollWidth, box.clientWidth]);'
-             'document.body.appendChild(p);</script>')
-    (tmp_path / "probe.html").write_text(page.replace("</body>", probe + "</body>"))
-    done = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900",
-                           "--virtual-time-budget=2000", "--dump-dom", (tmp_path / "probe.html").as_uri()],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    page_width, table_width, box = json.loads(done.stdout.split('<pre id="probe">', 1)[1].split("</pre>", 1)[0])
+    page_width, table_width, box = widths(page, "reported-table", tmp_path)
     assert page_width <= 1400 and table_width <= box, (page_width, table_width, box)
