@@ -22,9 +22,9 @@ for grid in "${grids[@]}"; do
   if [ ! -f "$grid" ]; then echo "$usage; no grid file $grid" >&2; exit 2; fi
 done
 if [ ! -d "$src" ]; then echo "$usage; no directory $src" >&2; exit 2; fi
-for grid in "${grids[@]}"; do
-  xrec-bench sweep "$grid" --output-dir "$src" --dry-run
-done | awk '$1 == "complete" {print $2 "/" $3 "/" $7}' |
+# Every grid is read before anything is copied, so a grid that cannot be read leaves DEST as it was.
+listing=$(for grid in "${grids[@]}"; do xrec-bench sweep "$grid" --output-dir "$src" --dry-run || exit; done)
+awk '$1 == "complete" {print $2 "/" $3 "/" $7}' <<< "$listing" | sort -u |
 while read -r rel; do
   mkdir -p "$dest/$rel"
   cp "$src/$rel/result.json" "$src/$rel/config.yaml" "$dest/$rel/"

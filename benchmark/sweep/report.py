@@ -21,10 +21,18 @@ from xrec_bench.sweep.costs import cost_row
 from xrec_bench.sweep.status import CellState
 
 
-def write_interim_report(grid_paths: Sequence[str | Path], output_dir: str | Path,
+def write_interim_report(grid_paths: str | Path | Sequence[str | Path], output_dir: str | Path,
                          log: Callable[[str], None] = print) -> list[Path]:
+    """``grid_paths``: one grid file or several; a cell two of them share (the same run) is listed once."""
     output_dir = Path(output_dir)
-    statuses = [status for path in grid_paths for status in sweep.plan(sweep.read_grid(path), output_dir)]
+    paths = [grid_paths] if isinstance(grid_paths, (str, Path)) else list(grid_paths)
+    statuses, seen = [], set()
+    for path in paths:
+        for status in sweep.plan(sweep.read_grid(path), output_dir):
+            run = (status.cell.dataset, status.cell.method, status.cell.run_id)
+            if run not in seen:
+                seen.add(run)
+                statuses.append(status)
     rows = [cost_row(status.cell, status.state.value,
                      status.result_path if status.state is CellState.COMPLETE else None) for status in statuses]
     return sweep.write_boards(rows, output_dir, log=log,

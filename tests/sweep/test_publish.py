@@ -58,6 +58,11 @@ def test_grids_sharing_a_runs_directory_are_published_with_one_cost_table(tmp_pa
     zeroshot.write_text(one_seed.replace("yelp-mini", "yelp-mini-zeroshot"), encoding="utf-8")
     for path in (grid, zeroshot):
         sweep(path, runs, log=lambda line: None)
+    unreadable = tmp_path / "unreadable.yaml"
+    unreadable.write_text(one_seed + "metric: [usr]\n", encoding="utf-8")
+    refused = publish(grid, unreadable, runs, dest)  # every grid is read before anything is copied
+    assert refused.returncode == 2 and "unknown key metric" in refused.stderr
+    assert not dest.exists()
     done = publish(grid, zeroshot, runs, dest)
     assert done.returncode == 0, done.stderr
     assert sorted(p.parts[-4] for p in dest.glob("*/*/*/samples.jsonl.gz")) == ["yelp-mini", "yelp-mini-zeroshot"]

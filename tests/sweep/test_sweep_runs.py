@@ -203,7 +203,7 @@ def test_the_interim_report_tabulates_the_cells_complete_so_far_and_runs_nothing
     unfinished = first.outcomes[1].result_path
     unfinished.unlink()  # seed 1 stopped before its result was written
     shutil.rmtree(out / "boards")
-    written = write_interim_report([grid], out, log=lambda line: None)
+    written = write_interim_report(grid, out, log=lambda line: None)  # one grid file
     assert out / "boards" / "costs.md" in written and out / "boards" / "yelp-mini.md" in written
     rows = cost_rows(out)
     assert [(r["seed"], r["state"]) for r in rows] == [("0", "complete"), ("1", "missing")]
@@ -225,7 +225,7 @@ def test_the_interim_report_of_two_grids_sharing_a_directory_tabulates_both(tmp_
         for outcome in sweep(path, out, log=lambda line: None).outcomes:
             record_version(outcome.result_path, head)
     assert [r["dataset"] for r in cost_rows(out)] == ["yelp-mini-zeroshot"]  # each sweep tabulates its own grid
-    assert main([str(grid), str(zeroshot), str(out)]) == 0
+    assert main([str(grid), str(zeroshot), str(grid), str(out)]) == 0  # a grid named twice: its cells once
     rows = cost_rows(out)
     assert [(r["dataset"], r["seed"], r["state"]) for r in rows] == [
         ("yelp-mini", "0", "complete"), ("yelp-mini", "1", "complete"), ("yelp-mini-zeroshot", "0", "complete")]
