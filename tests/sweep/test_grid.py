@@ -71,6 +71,8 @@ def test_the_committed_grids_expand_to_the_boards_cells():
     zeroshot = expand_cells(read_grid(REPO / "leaderboards" / "zeroshot-grid.yaml"))
     assert {(c.dataset, c.method, c.seed) for c in zeroshot} == {("yelp-mini-zeroshot", "xrec", s) for s in (0, 1, 2)}
     assert {c.config["limit"] for c in zeroshot} == {None}
+    # An fp32 XRec cell holds about 5.2 GB; under a lower budget `bounded` trims after every step.
+    assert {c.config["runtime"]["memory_budget_mb"] for c in ablations + zeroshot} == {8192}
 
 
 @pytest.mark.parametrize("text, message", [
