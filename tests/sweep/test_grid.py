@@ -73,6 +73,8 @@ def test_the_committed_grids_expand_to_the_boards_cells():
     assert {c.config["limit"] for c in zeroshot} == {None}
     # An fp32 XRec cell holds about 5.2 GB; under a lower budget `bounded` trims after every step.
     assert {c.config["runtime"]["memory_budget_mb"] for c in ablations + zeroshot} == {8192}
+    # A bf16 PEPLER fit on a full mini split holds about 4.1 GB through stage 2; 3,584 MB trimmed every step.
+    assert {c.config["runtime"]["memory_budget_mb"] for c in main if c.method == "pepler"} == {6144}
 
 
 @pytest.mark.parametrize("text, message", [
