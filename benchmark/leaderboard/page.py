@@ -37,6 +37,7 @@ body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1d1d1f; max-w
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.85rem; }
 th, td { border-bottom: 1px solid #d0d0d5; padding: 0.3rem 0.5rem; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
+td:first-child { white-space: normal; min-width: 12rem; }
 th { white-space: normal; vertical-align: bottom; }
 th[data-sortable] { cursor: pointer; user-select: none; }
 th[aria-sort="ascending"]::after { content: " \\25B4"; }
